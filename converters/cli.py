@@ -1,0 +1,44 @@
+"""``edge-bml-convert``: fetch models and (as they land) quantize, train and import them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edge_bml.errors import EdgeBmlError
+from edge_bml.model_registry import models_dir
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from converters.fetch_blazepose import fetch_blazepose
+
+    out = Path(args.out) if args.out else models_dir()
+    for path in fetch_blazepose(out, Path(args.wheel) if args.wheel else None, openvino=not args.no_openvino):
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-bml-convert", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("fetch", help="get pretrained models from their PyPI wheels")
+    fetch.add_argument("model", choices=["blazepose"])
+    fetch.add_argument("--wheel", help="a local mediapipe-0.10.21 wheel (default: pip download it)")
+    fetch.add_argument("--out", help="models folder (default: quantized_models/)")
+    fetch.add_argument("--no-openvino", action="store_true", help="skip the FP32 OpenVINO IR variants")
+    fetch.set_defaults(func=_fetch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EdgeBmlError as error:
+        print(f"edge-bml-convert: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

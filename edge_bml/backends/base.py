@@ -1,0 +1,102 @@
+"""The narrow interface every inference runtime sits behind: load, specs, run, close."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_bml.errors import InputSpecError, ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape and dtype of one model input or output.
+
+    ``scale`` and ``zero_point`` are set for quantized (int8/uint8) tensors only.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    scale: float | None = None
+    zero_point: int | None = None
+
+
+class Backend(abc.ABC):
+    """One loaded model on one runtime. Use as a context manager or call ``close``."""
+
+    name: str = "backend"
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelNotFoundError(
+                f"model file not found: {self.path}. Run `edge-bml-convert fetch blazepose` "
+                "or check the path in the model's manifest."
+            )
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.threads = threads
+
+    @property
+    @abc.abstractmethod
+    def inputs(self) -> list[TensorSpec]:
+        """Input tensors, in the model's order."""
+
+    @property
+    @abc.abstractmethod
+    def outputs(self) -> list[TensorSpec]:
+        """Output tensors, in the model's order."""
+
+    @abc.abstractmethod
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run validated inputs; return outputs by name."""
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the model on a dict of input arrays and return a dict of output arrays.
+
+        Raises:
+            InputSpecError: an input is missing, unknown, or of the wrong shape or dtype.
+        """
+        return self._run(self._validate(feeds))
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the runtime's resources; the backend cannot run afterwards."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _validate(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        specs = {s.name: s for s in self.inputs}
+        unknown = set(feeds) - set(specs)
+        missing = set(specs) - set(feeds)
+        if unknown or missing:
+            raise InputSpecError(
+                f"{self.path.name}: inputs must be exactly {sorted(specs)}; "
+                f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+            )
+        checked = {}
+        for name, array in feeds.items():
+            spec = specs[name]
+            array = np.asarray(array)
+            if array.dtype != spec.dtype:
+                raise InputSpecError(
+                    f"{self.path.name}: input {name!r} must be {spec.dtype}, got {array.dtype}; "
+                    "preprocess with the model's manifest"
+                )
+            if len(array.shape) != len(spec.shape) or any(
+                want > 0 and want != got for want, got in zip(spec.shape, array.shape)
+            ):
+                raise InputSpecError(
+                    f"{self.path.name}: input {name!r} must have shape {spec.shape}, got {array.shape}"
+                )
+            checked[name] = np.ascontiguousarray(array)
+        return checked

@@ -1,0 +1,70 @@
+"""LiteRT (TensorFlow Lite) backend: ai-edge-litert, or tflite-runtime where only that is installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge_bml.backends.base import Backend, TensorSpec
+from edge_bml.errors import BackendUnavailableError, ModelLoadError
+
+
+def _interpreter_class() -> type:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise BackendUnavailableError(
+                "the LiteRT backend needs `pip install ai-edge-litert` "
+                "(or `pip install tflite-runtime`, which needs numpy<2)"
+            ) from None
+    return Interpreter
+
+
+def _spec(detail: dict) -> TensorSpec:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    quantized = scale not in (0, 0.0)
+    return TensorSpec(
+        name=detail["name"],
+        shape=tuple(int(d) for d in detail["shape"]),
+        dtype=np.dtype(detail["dtype"]),
+        scale=float(scale) if quantized else None,
+        zero_point=int(zero_point) if quantized else None,
+    )
+
+
+class LiteRTBackend(Backend):
+    """Runs a ``.tflite`` file with XNNPACK on the CPU."""
+
+    name = "litert"
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        super().__init__(path, threads=threads)
+        interpreter_class = _interpreter_class()
+        try:
+            self._interpreter = interpreter_class(model_path=str(self.path), num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise ModelLoadError(f"LiteRT cannot load {self.path}: {error}") from error
+        self._inputs = self._interpreter.get_input_details()
+        self._outputs = self._interpreter.get_output_details()
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return [_spec(d) for d in self._inputs]
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return [_spec(d) for d in self._outputs]
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        for detail in self._inputs:
+            self._interpreter.set_tensor(detail["index"], feeds[detail["name"]])
+        self._interpreter.invoke()
+        return {d["name"]: self._interpreter.get_tensor(d["index"]) for d in self._outputs}
+
+    def close(self) -> None:
+        self._interpreter = None

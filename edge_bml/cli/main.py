@@ -1,0 +1,34 @@
+"""``edge-bml``: the runtime's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from edge_bml import __version__
+from edge_bml.cli import demo_command, pose_command
+from edge_bml.errors import EdgeBmlError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-bml", description="On-device Buy Me That Look.")
+    parser.add_argument("--version", action="version", version=f"edge-bml {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    pose_command.add_parser(commands)
+    demo_command.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EdgeBmlError as error:
+        print(f"edge-bml: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

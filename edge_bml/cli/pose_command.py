@@ -1,0 +1,96 @@
+"""``edge-bml pose PHOTO...``: keypoints, shot type and facing of each photo, with stage timings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edge_bml.backends import BACKEND_NAMES
+from edge_bml.drawing import draw_pose, write_png
+from edge_bml.errors import ImageError
+from edge_bml.image_io import read_image
+from edge_bml.stages.pose import PoseEstimator, PoseOptions, PoseResult
+from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier
+from edge_bml.timing import StageTimer
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("pose", help="find the person's keypoints, shot type and facing")
+    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
+    parser.add_argument("--threads", type=int, default=None, help="inference threads (default: the runtime's)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per photo, one per line")
+    parser.add_argument(
+        "--draw",
+        type=Path,
+        metavar="OUT.png",
+        help="write the photo with the skeleton (PHOTO name appended when several photos)",
+    )
+    parser.set_defaults(func=run)
+
+
+def pose_json(file: str, result: PoseResult, decision: PoseClass, timings: dict[str, float]) -> dict:
+    """The ``--json`` object for one photo."""
+    person = result.main
+    keypoints = None
+    person_box = None
+    if person is not None:
+        keypoints = [
+            [round(float(x), 1), round(float(y), 1), round(float(v), 3)]
+            for (x, y, _), v in zip(person.keypoints, person.visibility)
+        ]
+        width, height = result.image_size
+        box = person.person_box
+        person_box = [round(float(min(max(v, 0), limit)), 1) for v, limit in zip(box, (width, height, width, height))]
+    return {
+        "file": file,
+        "shot": decision.shot,
+        "facing": decision.facing,
+        "reasons": decision.reasons,
+        "keypoints": keypoints,
+        "person_box": person_box,
+        "timings_ms": {k: round(v, 2) for k, v in timings.items()},
+    }
+
+
+def _draw_path(base: Path, photo: Path, many: bool) -> Path:
+    return base.with_name(f"{base.stem}_{photo.stem}{base.suffix or '.png'}") if many else base
+
+
+def run(args: argparse.Namespace) -> int:
+    options = PoseOptions(backend=args.backend, precision=args.precision, threads=args.threads)
+    classifier = PoseClassifier()
+    failures = 0
+    with PoseEstimator.create_from_options(options) as estimator:
+        if not args.json:
+            names = f"{estimator.detector.manifest.name} + {estimator.landmarker.manifest.name}"
+            print(f"models: {names}")
+            print(f"{'photo':<28} {'shot':<11} {'facing':<7} {'detect':>8} {'landmk':>8} {'total':>8}  why")
+        for photo in args.photos:
+            timer = StageTimer()
+            try:
+                with timer.stage("decode"):
+                    image = read_image(photo)
+            except ImageError as error:
+                failures += 1
+                print(f"edge-bml pose: {error}", file=sys.stderr)
+                continue
+            result = estimator(image, timer=timer)
+            with timer.stage("pose_classify"):
+                decision = classifier(result.main, result.image_size)
+            timings = timer.as_dict()
+            if args.draw and result.main is not None:
+                write_png(_draw_path(args.draw, photo, len(args.photos) > 1), draw_pose(image, result.main))
+            if args.json:
+                print(json.dumps(pose_json(str(photo), result, decision, timings)), flush=True)
+            else:
+                why = "; ".join(r for r in decision.reasons if "out of frame" in r) or decision.reasons[-1]
+                print(
+                    f"{photo.name:<28} {decision.shot:<11} {decision.facing or '-':<7} "
+                    f"{timings['pose_detect']:>6.1f}ms {timings['pose_landmarks']:>6.1f}ms "
+                    f"{timings['total']:>6.1f}ms  {why}"
+                )
+    return 1 if failures else 0

@@ -1,0 +1,39 @@
+"""Typed errors: each says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class EdgeBmlError(Exception):
+    """Base class of every error edge_bml raises on purpose."""
+
+
+class BackendUnavailableError(EdgeBmlError):
+    """The inference runtime a model needs is not installed."""
+
+
+class ModelNotFoundError(EdgeBmlError, FileNotFoundError):
+    """A model file or manifest is missing."""
+
+
+class ModelLoadError(EdgeBmlError):
+    """A model file exists but the runtime cannot read it (corrupt or wrong format)."""
+
+
+class ChecksumMismatchError(EdgeBmlError):
+    """A model file's sha256 differs from the one its manifest records."""
+
+
+class ManifestError(EdgeBmlError, ValueError):
+    """A manifest is missing a field or holds a value of the wrong kind."""
+
+
+class InputSpecError(EdgeBmlError, ValueError):
+    """Inputs passed to a model do not match its names, shapes or dtypes."""
+
+
+class ImageError(EdgeBmlError, ValueError):
+    """An image cannot be used: unreadable, empty, truncated or of an unknown format."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image is over the pixel limit (or claims to be: a decompression bomb)."""

@@ -1,0 +1,82 @@
+"""Image-to-tensor geometry shared by stages: letterbox resizing and rotated square crops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was scaled and padded into a model input; maps points back to the image."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        """Map (..., 2) points in input pixels back to image pixels."""
+        return (xy - np.array([self.pad_x, self.pad_y], np.float32)) / self.scale
+
+
+def letterbox(image: np.ndarray, width: int, height: int, *, pad_value: int = 0) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping aspect ratio, centred, padded to ``width`` x ``height``."""
+    h, w = image.shape[:2]
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    pad_x, pad_y = (width - new_w) / 2, (height - new_h) / 2
+    left, top = int(pad_x), int(pad_y)
+    out = np.full((height, width, image.shape[2]), pad_value, dtype=image.dtype)
+    out[top : top + new_h, left : left + new_w] = resized
+    return out, Letterbox(scale=scale, pad_x=float(left), pad_y=float(top))
+
+
+@dataclass(frozen=True)
+class RotatedRect:
+    """A square region of interest in image pixels, rotated by ``rotation`` radians (clockwise on screen)."""
+
+    center_x: float
+    center_y: float
+    size: float
+    rotation: float
+
+    def crop_to_image_matrix(self, out_size: int) -> np.ndarray:
+        """2x3 affine matrix taking crop pixels (0..out_size) to image pixels."""
+        c, s = np.cos(self.rotation), np.sin(self.rotation)
+        k = self.size / out_size
+        linear = np.array([[c, -s], [s, c]], np.float64) * k
+        offset = np.array([self.center_x, self.center_y]) - linear @ np.array([out_size / 2, out_size / 2])
+        return np.hstack([linear, offset[:, None]])
+
+    def crop(self, image: np.ndarray, out_size: int) -> np.ndarray:
+        """The rotated square cut out of ``image`` and resampled to ``out_size`` x ``out_size``."""
+        matrix = self.crop_to_image_matrix(out_size)
+        return cv2.warpAffine(
+            image,
+            matrix,
+            (out_size, out_size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+
+    def to_image(self, xy: np.ndarray, out_size: int) -> np.ndarray:
+        """Map (N, 2) crop pixels back to image pixels."""
+        matrix = self.crop_to_image_matrix(out_size)
+        return (xy @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one xyxy box against (N, 4) xyxy boxes."""
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2])
+    y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)

@@ -1,0 +1,147 @@
+"""Decoding untrusted photos: format sniffing, pixel limits before decoding, EXIF orientation.
+
+Every failure is an ``ImageError`` (or ``ImageTooLargeError``) that names the file and the cause.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_bml.errors import ImageError, ImageTooLargeError
+
+MAX_PIXELS = 40_000_000
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format from its first bytes: jpeg, png, webp, bmp, or None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:2] == b"BM":
+        return "bmp"
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    offset = 2
+    while offset + 9 < len(data):
+        if data[offset] != 0xFF:
+            return None
+        marker = data[offset + 1]
+        if marker == 0xFF:
+            offset += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            offset += 2
+            continue
+        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            height, width = struct.unpack(">HH", data[offset + 5 : offset + 9])
+            return width, height
+        offset += 2 + length
+    return None
+
+
+def header_size(data: bytes, fmt: str) -> tuple[int, int] | None:
+    """(width, height) read from the header alone, without decoding pixels."""
+    try:
+        if fmt == "png" and len(data) >= 24:
+            return struct.unpack(">II", data[16:24])
+        if fmt == "jpeg":
+            return _jpeg_size(data)
+        if fmt == "bmp" and len(data) >= 26:
+            width, height = struct.unpack("<ii", data[18:26])
+            return abs(width), abs(height)
+        if fmt == "webp" and len(data) >= 30:
+            chunk = data[12:16]
+            if chunk == b"VP8X":
+                width = int.from_bytes(data[24:27], "little") + 1
+                height = int.from_bytes(data[27:30], "little") + 1
+                return width, height
+            if chunk == b"VP8 ":
+                width, height = struct.unpack("<HH", data[26:30])
+                return width & 0x3FFF, height & 0x3FFF
+            if chunk == b"VP8L":
+                bits = int.from_bytes(data[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    except struct.error:
+        return None
+    return None
+
+
+def _looks_truncated(data: bytes, fmt: str) -> bool:
+    if fmt == "jpeg":
+        return b"\xff\xd9" not in data[-1024:]
+    if fmt == "png":
+        return b"IEND" not in data[-64:]
+    return False
+
+
+def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode JPEG/PNG/WebP/BMP bytes into an RGB uint8 array, EXIF orientation applied.
+
+    Grayscale becomes three equal channels; transparency is composited on white.
+
+    Raises:
+        ImageError: empty, not an image, truncated, or undecodable.
+        ImageTooLargeError: more than ``max_pixels`` pixels, by header or after decoding.
+    """
+    if not data:
+        raise ImageError(f"{name}: the file is empty")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise ImageError(f"{name}: not a JPEG, PNG, WebP or BMP image")
+    size = header_size(data, fmt)
+    if size is None:
+        raise ImageError(f"{name}: the {fmt} header is damaged or cut off")
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{name}: the {fmt} header gives an empty size {width}x{height}")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{name}: {width}x{height} is {width * height / 1e6:.1f} megapixels, over the limit of "
+            f"{max_pixels / 1e6:.0f}; resize the photo before sending it"
+        )
+    if _looks_truncated(data, fmt):
+        raise ImageError(f"{name}: the {fmt} data is truncated (the file was cut off); send the whole file")
+    buffer = np.frombuffer(data, np.uint8)
+    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageError(f"{name}: the {fmt} data could not be decoded")
+    if bgr.shape[0] * bgr.shape[1] > max_pixels:
+        raise ImageTooLargeError(f"{name}: decoded to {bgr.shape[1]}x{bgr.shape[0]}, over the pixel limit")
+    if fmt in ("png", "webp"):
+        raw = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        if raw is not None and raw.ndim == 3 and raw.shape[2] == 4 and raw.shape[:2] == bgr.shape[:2]:
+            alpha = raw[..., 3:4].astype(np.float32) / (65535.0 if raw.dtype == np.uint16 else 255.0)
+            bgr = (bgr.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_FILE_BYTES) -> np.ndarray:
+    """Read and decode an image file into RGB uint8.
+
+    Raises:
+        ImageError: the file is missing, unreadable or not a usable image.
+        ImageTooLargeError: the file or image is over the limits.
+    """
+    path = Path(path)
+    try:
+        file_size = path.stat().st_size
+    except OSError as error:
+        raise ImageError(f"{path}: cannot read: {error.strerror or error}") from error
+    if file_size > max_bytes:
+        raise ImageTooLargeError(f"{path}: {file_size / 1e6:.0f} MB is over the {max_bytes / 1e6:.0f} MB limit")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ImageError(f"{path}: cannot read: {error.strerror or error}") from error
+    return decode_image(data, name=str(path), max_pixels=max_pixels)

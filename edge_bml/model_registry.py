@@ -1,0 +1,126 @@
+"""Finds model variants under ``quantized_models/`` and picks one per task.
+
+``auto`` picks, among the variants whose runtime is installed and whose measured accuracy
+passed, the one with the lowest measured latency at the requested thread count; variants
+with no latency measured rank after measured ones, FP32 LiteRT first.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_bml.backends import BACKEND_NAMES, Backend, is_available, open_backend
+from edge_bml.errors import EdgeBmlError, ModelNotFoundError
+from edge_bml.manifest import MANIFEST_NAME, PRECISIONS, ModelManifest, load_manifest
+
+_UNMEASURED_ORDER = {"litert": 0, "openvino": 1, "onnxruntime": 2}
+
+
+def models_dir() -> Path:
+    """Where model variants live: ``$EDGE_BML_MODELS``, else the ``quantized_models`` shipped with edge_bml.
+
+    Raises:
+        ModelNotFoundError: neither exists.
+    """
+    override = os.environ.get("EDGE_BML_MODELS")
+    if override:
+        return Path(override)
+    spec = importlib.util.find_spec("quantized_models")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    candidate = Path(__file__).resolve().parent.parent / "quantized_models"
+    if candidate.is_dir():
+        return candidate
+    raise ModelNotFoundError("no quantized_models directory found; set EDGE_BML_MODELS to a folder of models")
+
+
+def list_manifests(root: str | Path | None = None) -> list[ModelManifest]:
+    """Every valid manifest one level below ``root``, sorted by name."""
+    root = Path(root) if root is not None else models_dir()
+    found = []
+    for manifest_path in sorted(root.glob(f"*/{MANIFEST_NAME}")):
+        found.append(load_manifest(manifest_path.parent))
+    return found
+
+
+def _latency(manifest: ModelManifest, threads: int | None) -> float | None:
+    latency = manifest.metrics.get("latency_ms", {})
+    key = f"threads_{threads or 2}"
+    value = latency.get(key)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def select_variant(
+    task: str,
+    *,
+    backend: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+    root: str | Path | None = None,
+) -> ModelManifest:
+    """Choose one variant of ``task``.
+
+    Raises:
+        ModelNotFoundError: no variant matches the request.
+        ValueError: an unknown backend or precision name.
+    """
+    if backend != "auto" and backend not in BACKEND_NAMES:
+        raise ValueError(f"backend must be auto or one of {BACKEND_NAMES}, got {backend!r}")
+    if precision != "auto" and precision not in PRECISIONS:
+        raise ValueError(f"precision must be auto or one of {PRECISIONS}, got {precision!r}")
+    variants = [m for m in list_manifests(root) if m.task == task]
+    if not variants:
+        raise ModelNotFoundError(
+            f"no {task} model under {root or models_dir()}; run `edge-bml-convert fetch blazepose` "
+            "or reinstall edge_bml"
+        )
+    candidates = [
+        m
+        for m in variants
+        if (backend == "auto" or m.backend == backend)
+        and (precision == "auto" or m.precision == precision)
+        and (precision != "auto" or m.accuracy_passed)
+    ]
+    if not candidates:
+        have = ", ".join(f"{m.name} ({m.backend}, {m.precision})" for m in variants)
+        raise ModelNotFoundError(f"no {task} model for backend={backend} precision={precision}; available: {have}")
+    installed = [m for m in candidates if is_available(m.backend)]
+    if not installed:
+        raise ModelNotFoundError(
+            f"{task}: the runtimes of {[m.name for m in candidates]} are not installed; "
+            "pip install ai-edge-litert, onnxruntime or openvino"
+        )
+
+    def rank(m: ModelManifest) -> tuple:
+        latency = _latency(m, threads)
+        return (latency is None, latency or 0.0, m.precision != "fp32", _UNMEASURED_ORDER[m.backend], m.name)
+
+    return min(installed, key=rank)
+
+
+@dataclass
+class LoadedModel:
+    """A manifest and the backend running its model file."""
+
+    manifest: ModelManifest
+    backend: Backend
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def load_model(manifest: ModelManifest, *, backend: str | None = None, threads: int | None = None) -> LoadedModel:
+    """Verify a variant's checksums and open it on its backend.
+
+    Raises:
+        ModelNotFoundError, ChecksumMismatchError, BackendUnavailableError, ModelLoadError.
+    """
+    manifest.verify()
+    try:
+        runtime = open_backend(manifest.model_path, backend=backend or manifest.backend, threads=threads)
+    except EdgeBmlError as error:
+        raise type(error)(f"{manifest.name}: {error}") from error
+    return LoadedModel(manifest=manifest, backend=runtime)

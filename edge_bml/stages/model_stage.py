@@ -1,0 +1,52 @@
+"""Shared base of stages that run one model variant: loading, output roles, closing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_bml.errors import ManifestError
+from edge_bml.manifest import ModelManifest
+from edge_bml.model_registry import LoadedModel, load_model, select_variant
+
+
+class ModelStage:
+    """One model: ``preprocess -> infer -> postprocess``; the manifest says how."""
+
+    task: str = ""
+
+    def __init__(self, manifest: ModelManifest, *, threads: int | None = None) -> None:
+        if manifest.task != self.task:
+            raise ManifestError(f"{manifest.name} is a {manifest.task} model, not {self.task}")
+        self.model: LoadedModel = load_model(manifest, threads=threads)
+        self.manifest = manifest
+        spec = self.model.backend.inputs[0]
+        self._input_name = manifest.input.name or spec.name
+        names = {s.name for s in self.model.backend.outputs}
+        missing = {role: name for role, name in manifest.outputs.items() if name not in names}
+        if missing:
+            raise ManifestError(f"{manifest.name}: outputs {missing} not in the model's outputs {sorted(names)}")
+
+    @classmethod
+    def create_from_options(
+        cls, *, backend: str = "auto", precision: str = "auto", threads: int | None = None
+    ) -> ModelStage:
+        """Pick the variant for this stage's task (see ``select_variant``) and load it.
+
+        Raises:
+            ModelNotFoundError: no installed variant matches.
+        """
+        return cls(select_variant(cls.task, backend=backend, precision=precision, threads=threads), threads=threads)
+
+    def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the model on a preprocessed tensor; outputs keyed by role (manifest ``outputs``)."""
+        raw = self.model.backend.run({self._input_name: tensor})
+        return {role: raw[name] for role, name in self.manifest.outputs.items()}
+
+    def close(self) -> None:
+        self.model.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

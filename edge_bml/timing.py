@@ -1,0 +1,35 @@
+"""Per-stage latency, measured with ``time.perf_counter_ns`` and reported in milliseconds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class StageTimer:
+    """Collects the wall time of named stages; a stage timed twice adds up."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter_ns()
+        self._ns: dict[str, int] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the body of a ``with`` block under ``name``."""
+        begin = time.perf_counter_ns()
+        try:
+            yield
+        finally:
+            self._ns[name] = self._ns.get(name, 0) + time.perf_counter_ns() - begin
+
+    def add(self, name: str, milliseconds: float) -> None:
+        """Record a time measured elsewhere (for example by a nested timer)."""
+        self._ns[name] = self._ns.get(name, 0) + int(milliseconds * 1e6)
+
+    def as_dict(self, *, total: bool = True) -> dict[str, float]:
+        """Milliseconds per stage, in the order first seen, with ``total`` since creation last."""
+        result = {name: ns / 1e6 for name, ns in self._ns.items()}
+        if total:
+            result["total"] = (time.perf_counter_ns() - self._start) / 1e6
+        return result
