@@ -84,6 +84,7 @@ LANDMARKS = {
         "min_pose_score": 0.5,
         "visibility_activation": "sigmoid",
         "presence_activation": "sigmoid",
+        "heatmap_refinement": {"kernel_size": 7, "min_confidence": 0.5},
     },
 }
 

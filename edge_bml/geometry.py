@@ -10,15 +10,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Letterbox:
-    """How an image was scaled and padded into a model input; maps points back to the image."""
+    """How an image was scaled and padded into a model input; maps points back to the image.
 
-    scale: float
+    Points are continuous pixel coordinates (pixel i spans [i, i + 1)).
+    """
+
+    scale_x: float
+    scale_y: float
     pad_x: float
     pad_y: float
 
     def to_image(self, xy: np.ndarray) -> np.ndarray:
         """Map (..., 2) points in input pixels back to image pixels."""
-        return (xy - np.array([self.pad_x, self.pad_y], np.float32)) / self.scale
+        offset = np.array([self.pad_x, self.pad_y], np.float32)
+        return (xy - offset) / np.array([self.scale_x, self.scale_y], np.float32)
 
 
 def letterbox(image: np.ndarray, width: int, height: int, *, pad_value: int = 0) -> tuple[np.ndarray, Letterbox]:
@@ -32,7 +37,7 @@ def letterbox(image: np.ndarray, width: int, height: int, *, pad_value: int = 0)
     left, top = int(pad_x), int(pad_y)
     out = np.full((height, width, image.shape[2]), pad_value, dtype=image.dtype)
     out[top : top + new_h, left : left + new_w] = resized
-    return out, Letterbox(scale=scale, pad_x=float(left), pad_y=float(top))
+    return out, Letterbox(scale_x=new_w / w, scale_y=new_h / h, pad_x=float(left), pad_y=float(top))
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class RotatedRect:
     rotation: float
 
     def crop_to_image_matrix(self, out_size: int) -> np.ndarray:
-        """2x3 affine matrix taking crop pixels (0..out_size) to image pixels."""
+        """2x3 affine matrix taking continuous crop coordinates (0..out_size) to image coordinates."""
         c, s = np.cos(self.rotation), np.sin(self.rotation)
         k = self.size / out_size
         linear = np.array([[c, -s], [s, c]], np.float64) * k
@@ -55,6 +60,8 @@ class RotatedRect:
     def crop(self, image: np.ndarray, out_size: int) -> np.ndarray:
         """The rotated square cut out of ``image`` and resampled to ``out_size`` x ``out_size``."""
         matrix = self.crop_to_image_matrix(out_size)
+        # warpAffine indexes pixel centres at integers; continuous coordinates put them at i + 0.5.
+        matrix[:, 2] += matrix[:, :2] @ np.array([0.5, 0.5]) - 0.5
         return cv2.warpAffine(
             image,
             matrix,
