@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from edge_bml.evaluation.pose_eval import mirrored_landmark_agreement
 from edge_bml.geometry import RotatedRect
 from edge_bml.image_io import read_image
-from edge_bml.stages.pose import MIRROR_INDEX, PersonPose, PoseEstimator, PoseOptions
+from edge_bml.stages.pose import PersonPose, PoseEstimator, PoseOptions
 from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier
 from edge_bml.stages.ssd_anchors import generate_anchors
 from edge_bml.stages.weighted_nms import weighted_nms
@@ -123,14 +124,7 @@ def test_mirroring_swaps_left_and_right_and_keeps_front(val_runs):
 def test_mirrored_landmarks_match(val_runs):
     close = []
     for run in val_runs:
-        full, flip = run["full"].pose, run["flip"].pose
-        width = run["full"].size[0]
-        mirrored = flip.keypoints[MIRROR_INDEX, :2].copy()
-        mirrored[:, 0] = width - mirrored[:, 0]
-        xy = full.keypoints[:, :2]
-        torso = np.linalg.norm(xy[[11, 12]].mean(0) - xy[[23, 24]].mean(0))
-        visible = full.visibility >= 0.5
-        close.extend(np.linalg.norm(mirrored - xy, axis=1)[visible] <= 0.05 * torso)
+        close.extend(mirrored_landmark_agreement(run["full"].pose, run["flip"].pose, run["full"].size[0]))
     share = np.mean(close)
     assert share >= 0.9, f"only {share:.1%} of visible landmarks within 5% of the torso when mirrored"
 

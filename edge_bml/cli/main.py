@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from edge_bml import __version__
-from edge_bml.cli import demo_command, pose_command
+from edge_bml.cli import demo_command, evaluate_command, evaluate_pose_command, pose_command
 from edge_bml.errors import EdgeBmlError
 
 
@@ -16,6 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     pose_command.add_parser(commands)
     demo_command.add_parser(commands)
+    evaluate_command.add_parser(commands)
+    evaluate_pose_command.add_parser(commands)
     return parser
 
 

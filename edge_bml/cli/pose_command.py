@@ -24,6 +24,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=None, help="inference threads (default: the runtime's)")
     parser.add_argument("--json", action="store_true", help="one JSON object per photo, one per line")
     parser.add_argument(
+        "--no-mirror-average", action="store_true", help="one landmark pass per person (faster, less symmetric)"
+    )
+    parser.add_argument(
         "--draw",
         type=Path,
         metavar="OUT.png",
@@ -61,7 +64,12 @@ def _draw_path(base: Path, photo: Path, many: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = PoseOptions(backend=args.backend, precision=args.precision, threads=args.threads)
+    options = PoseOptions(
+        backend=args.backend,
+        precision=args.precision,
+        threads=args.threads,
+        mirror_average=not getattr(args, "no_mirror_average", False),
+    )
     classifier = PoseClassifier()
     failures = 0
     with PoseEstimator.create_from_options(options) as estimator:

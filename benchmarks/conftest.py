@@ -1,0 +1,27 @@
+"""Benchmark fixtures: real CCP photos, and the model variants that exist here (missing ones skip)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edge_bml.data_paths import data_dir as find_data_dir
+from edge_bml.image_io import read_image
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    found = find_data_dir(required=False)
+    if found is None:
+        pytest.skip("data set not found: EDGE_BML_DATA is unset and ../shared/data is absent")
+    return found
+
+
+@pytest.fixture(scope="session")
+def full_shot_photos(data_dir):
+    """Eight CCP val photos (full shots), decoded once."""
+    annotations = json.loads((data_dir / "ccp" / "annotations.json").read_text())
+    files = [image["file"] for image in annotations["images"] if image["split"] == "val"][:8]
+    return [read_image(data_dir / "ccp" / name) for name in files]

@@ -1,0 +1,87 @@
+"""Pose stage latency per backend x precision x threads, on real full-shot photos.
+
+Run: pytest benchmarks/test_pose_latency.py --benchmark-json=benchmarks/results/pose.json
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from edge_bml.backends import BACKEND_NAMES, is_available
+from edge_bml.errors import ModelNotFoundError
+from edge_bml.model_registry import select_variant
+from edge_bml.stages.pose import PoseDetector, PoseEstimator, PoseLandmarker
+
+PRECISIONS = ("fp32", "int8")
+THREADS = (1, 2)
+CASES = list(itertools.product(BACKEND_NAMES, PRECISIONS, THREADS))
+
+
+def _variant(task: str, backend: str, precision: str, threads: int):
+    if not is_available(backend):
+        pytest.skip(f"{backend} is not installed")
+    try:
+        return select_variant(task, backend=backend, precision=precision, threads=threads)
+    except ModelNotFoundError as error:
+        pytest.skip(str(error))
+
+
+def _cycle(photos):
+    state = {"i": 0}
+
+    def next_photo():
+        state["i"] = (state["i"] + 1) % len(photos)
+        return photos[state["i"]]
+
+    return next_photo
+
+
+@pytest.mark.parametrize(("backend", "precision", "threads"), CASES)
+def test_pose_detection(benchmark, full_shot_photos, backend, precision, threads):
+    manifest = _variant("pose_detection", backend, precision, threads)
+    benchmark.group = "pose_detect"
+    benchmark.extra_info.update(model=manifest.name, backend=backend, precision=precision, threads=threads)
+    with PoseDetector(manifest, threads=threads) as detector:
+        photo = _cycle(full_shot_photos)
+        detections = benchmark(lambda: detector(photo()))
+    assert detections
+
+
+@pytest.mark.parametrize(("backend", "precision", "threads"), CASES)
+def test_pose_landmarks(benchmark, full_shot_photos, backend, precision, threads):
+    manifest = _variant("pose_landmarks", backend, precision, threads)
+    benchmark.group = "pose_landmarks"
+    benchmark.extra_info.update(model=manifest.name, backend=backend, precision=precision, threads=threads)
+    with PoseDetector(select_variant("pose_detection", precision="fp32")) as detector:
+        inputs = [(image, detector(image)[0]) for image in full_shot_photos]
+    with PoseLandmarker(manifest, threads=threads) as landmarker:
+        state = {"i": 0}
+
+        def run():
+            state["i"] = (state["i"] + 1) % len(inputs)
+            return landmarker(*inputs[state["i"]])
+
+        pose = benchmark(run)
+    assert pose is not None
+
+
+@pytest.mark.parametrize("mirror_average", [True, False], ids=["mirror_average", "single_pass"])
+@pytest.mark.parametrize(("backend", "precision", "threads"), CASES)
+def test_pose_stage(benchmark, full_shot_photos, backend, precision, threads, mirror_average):
+    detection = _variant("pose_detection", backend, precision, threads)
+    landmarks = _variant("pose_landmarks", backend, precision, threads)
+    benchmark.group = "pose_stage"
+    benchmark.extra_info.update(
+        model=f"{detection.name}+{landmarks.name}", backend=backend, precision=precision, threads=threads,
+        mirror_average=mirror_average,
+    )  # fmt: skip
+    estimator = PoseEstimator(
+        PoseDetector(detection, threads=threads),
+        PoseLandmarker(landmarks, threads=threads, mirror_average=mirror_average),
+    )
+    with estimator:
+        photo = _cycle(full_shot_photos)
+        result = benchmark(lambda: estimator(photo()))
+    assert result.main is not None

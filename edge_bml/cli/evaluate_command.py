@@ -1,0 +1,90 @@
+"""``edge-bml evaluate <stage>``: accuracy of a stage on annotated data; ``detector`` lives here.
+
+Other stages register beside it with ``evaluate_subparsers(commands).add_parser("retrieval", ...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from edge_bml.backends import BACKEND_NAMES
+from edge_bml.errors import ModelNotFoundError
+
+_ATTRIBUTE = "_edge_bml_evaluate_stages"
+
+
+def evaluate_subparsers(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The ``evaluate`` command's stage subparsers, created on first use."""
+    evaluate = commands.choices.get("evaluate")
+    if evaluate is None:
+        evaluate = commands.add_parser("evaluate", help="measure a stage's accuracy on annotated data")
+        setattr(evaluate, _ATTRIBUTE, evaluate.add_subparsers(dest="stage", required=True))
+    return getattr(evaluate, _ATTRIBUTE)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = evaluate_subparsers(commands).add_parser(
+        "detector", help="COCO-style AP of the article detector on a CCP-format annotations.json"
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="annotations.json, or a folder holding it or ccp/annotations.json"
+    )
+    parser.add_argument("--split", default=None, help="only images of this split (default: all)")
+    parser.add_argument("--model", type=Path, help="a detector variant folder (default: the registry's pick)")
+    parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--person-crop", default="pose", choices=("pose", "gt"), help="person box from the pose stage or the truth"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.set_defaults(func=run)
+
+
+def annotations_path(data: Path) -> Path:
+    """The annotations file ``--data`` names.
+
+    Raises:
+        ModelNotFoundError: none is there.
+    """
+    for candidate in (data, data / "annotations.json", data / "ccp" / "annotations.json"):
+        if candidate.is_file():
+            return candidate
+    raise ModelNotFoundError(f"no annotations.json at {data}, {data}/annotations.json or {data}/ccp/annotations.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_bml.evaluation.detector_eval import evaluate_detector, load_annotations
+    from edge_bml.manifest import load_manifest
+    from edge_bml.model_registry import select_variant
+    from edge_bml.stages.detector import ArticleDetector
+    from edge_bml.stages.pose import PoseEstimator, PoseOptions
+
+    images = load_annotations(annotations_path(args.data), split=args.split)
+    if args.limit is not None:
+        images = images[: args.limit]
+    if args.model is not None:
+        manifest = load_manifest(args.model)
+    else:
+        manifest = select_variant("detector", backend=args.backend, precision=args.precision, threads=args.threads)
+    pose = None
+    if args.person_crop == "pose":
+        pose = PoseEstimator.create_from_options(PoseOptions(threads=args.threads))
+    try:
+        with ArticleDetector(manifest, threads=args.threads) as detector:
+            result = evaluate_detector(detector, images, person_crop=args.person_crop, pose_estimator=pose)
+    finally:
+        if pose is not None:
+            pose.close()
+    result.update(precision=manifest.precision, model=manifest.name, split=args.split)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"model {manifest.name} ({manifest.precision}), {result['images']} images, person crop: {args.person_crop}")
+    for label, ap in result["ap50_per_category"].items():
+        print(f"  {label:<10} AP@0.5 {ap:.3f}   AP@[.5:.95] {result['ap50_95_per_category'][label]:.3f}")
+    print(f"mAP@0.5 {result['map50']:.4f}   mAP@[.5:.95] {result['map50_95']:.4f}")
+    return 0

@@ -1,0 +1,1 @@
+"""Accuracy measures of edge_bml's stages against annotated data."""
