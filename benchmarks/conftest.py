@@ -11,6 +11,21 @@ from edge_bml.data_paths import data_dir as find_data_dir
 from edge_bml.image_io import read_image
 
 
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Record the runtime versions and core count beside pytest-benchmark's CPU facts."""
+    import importlib.metadata
+    import os
+
+    versions = {}
+    for package in ("numpy", "onnxruntime", "openvino", "ai-edge-litert", "usearch", "opencv-python-headless"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    machine_info["edge_bml_versions"] = versions
+    machine_info["cores"] = os.cpu_count()
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     found = find_data_dir(required=False)

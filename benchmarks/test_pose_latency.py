@@ -74,9 +74,12 @@ def test_pose_stage(benchmark, full_shot_photos, backend, precision, threads, mi
     landmarks = _variant("pose_landmarks", backend, precision, threads)
     benchmark.group = "pose_stage"
     benchmark.extra_info.update(
-        model=f"{detection.name}+{landmarks.name}", backend=backend, precision=precision, threads=threads,
+        model=f"{detection.name}+{landmarks.name}",
+        backend=backend,
+        precision=precision,
+        threads=threads,
         mirror_average=mirror_average,
-    )  # fmt: skip
+    )
     estimator = PoseEstimator(
         PoseDetector(detection, threads=threads),
         PoseLandmarker(landmarks, threads=threads, mirror_average=mirror_average),

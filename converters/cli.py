@@ -28,6 +28,24 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", help="models folder (default: quantized_models/)")
     fetch.add_argument("--no-openvino", action="store_true", help="skip the FP32 OpenVINO IR variants")
     fetch.set_defaults(func=_fetch)
+    from converters.train_detector_command import add_train_detector_parser
+
+    add_train_detector_parser(commands)
+    from converters.import_yolo_command import add_import_yolo_parser
+
+    add_import_yolo_parser(commands)
+    from converters.quantize_command import add_quantize_parser, add_remeasure_parser
+
+    add_quantize_parser(commands)
+    add_remeasure_parser(commands)
+    from converters.pose_check import add_check_pose_parser
+    from converters.report_table import add_report_parser
+
+    add_check_pose_parser(commands)
+    add_report_parser(commands)
+    from converters.train_embedder_command import add_train_embedder_parser
+
+    add_train_embedder_parser(commands)
     return parser
 
 

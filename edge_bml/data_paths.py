@@ -28,3 +28,10 @@ def data_dir(required: bool = True) -> Path | None:
             f"(looked in {', '.join(str(c) for c in candidates)})"
         )
     return None
+
+
+def catalogs_dir() -> Path:
+    """Where built catalogs live: ``$EDGE_BML_CATALOGS``, else ``catalog_shards/`` beside edge_bml."""
+    if os.environ.get("EDGE_BML_CATALOGS"):
+        return Path(os.environ["EDGE_BML_CATALOGS"])
+    return Path(__file__).resolve().parent.parent / "catalog_shards"

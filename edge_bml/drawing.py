@@ -39,3 +39,53 @@ def write_png(path: str | Path, rgb: np.ndarray) -> None:
     """
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise OSError(f"cannot write image {path}")
+
+
+PALETTE = (
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+    (0, 128, 128),
+    (170, 110, 40),
+)
+
+
+def category_colour(category: str, categories: tuple[str, ...]) -> tuple[int, int, int]:
+    """A stable colour per article category."""
+    index = categories.index(category) if category in categories else sum(map(ord, category))
+    return PALETTE[index % len(PALETTE)]
+
+
+def draw_look(image: np.ndarray, look, *, categories: tuple[str, ...] = ()) -> np.ndarray:
+    """A copy of the RGB ``image`` with the person box and each article's box and label."""
+    canvas = image.copy()
+    thickness = max(1, round(max(image.shape[:2]) / 300))
+    if look.person_box is not None:
+        x0, y0, x1, y1 = (int(v) for v in look.person_box)
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), (200, 200, 200), max(1, thickness // 2))
+    scale = max(image.shape[:2]) / 1000
+    for article in look.articles:
+        colour = category_colour(article.category, categories)
+        x0, y0, x1, y1 = (int(v) for v in article.box)
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness)
+        label = f"{article.category} {article.score:.2f}"
+        (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale + 0.2, 1)
+        cv2.rectangle(canvas, (x0, max(y0 - h - 4, 0)), (x0 + w + 4, max(y0, h + 4)), colour, -1)
+        cv2.putText(
+            canvas,
+            label,
+            (x0 + 2, max(y0 - 3, h + 1)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5 * scale + 0.2,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+    return canvas

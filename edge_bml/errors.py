@@ -37,3 +37,26 @@ class ImageError(EdgeBmlError, ValueError):
 
 class ImageTooLargeError(ImageError):
     """An image is over the pixel limit (or claims to be: a decompression bomb)."""
+
+
+class CatalogError(EdgeBmlError):
+    """A product catalog cannot be built, opened or searched as asked."""
+
+
+class CatalogColumnError(CatalogError, ValueError):
+    """The product table lacks a column the catalog build was told to use."""
+
+
+class CatalogEmbedderMismatchError(CatalogError):
+    """The catalog's vectors were made by another embedder than the one given to search it."""
+
+
+class CatalogCategoryError(CatalogError, KeyError):
+    """A category was asked for that the catalog has no products in."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class EvaluationDataError(EdgeBmlError, ValueError):
+    """An annotations file for evaluation is missing, malformed or selects no images."""

@@ -39,11 +39,13 @@ def test_json_has_one_object_per_photo_with_every_field(photos, capsys):
 
 
 @pytest.mark.parametrize("backend", ["litert", "openvino"])
-def test_table_names_the_models_and_backend_choice_is_honoured(photos, backend, capsys):
-    assert main(["pose", "--backend", backend, photos[0]]) == 0
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_table_names_the_models_and_backend_choice_is_honoured(photos, backend, precision, capsys):
+    assert main(["pose", "--backend", backend, "--precision", precision, photos[0]]) == 0
     out = capsys.readouterr().out
     expected = "tflite" if backend == "litert" else "openvino"
-    assert f"blazepose_detection_fp32_{expected}" in out
+    assert f"blazepose_detection_{precision}_{expected}" in out
+    assert f"blazepose_landmarks_full_{precision}_{expected}" in out
     assert "full_shot" in out
 
 

@@ -1,30 +1,73 @@
-"""``edge-bml demo``: the main job end to end on sample CCP photos, with the default models."""
+"""``edge-bml demo``: the main job end to end on sample CCP photos, with the default models.
+
+Builds the default catalog (the clothing data set) into ``catalog_shards/clothing`` the first time,
+then runs the whole look on full-shot photos: a per-article table with the stage timings, and a
+self-contained HTML page with the photos, boxes and product thumbnails.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
-from edge_bml.cli import pose_command
-from edge_bml.data_paths import data_dir
+from edge_bml.data_paths import catalogs_dir, data_dir
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("demo", help="run edge_bml on sample full-shot photos from $EDGE_BML_DATA")
-    parser.add_argument("--count", type=int, default=8, help="how many CCP val photos (default 8)")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="folder for drawn results (default out/)")
+    parser = commands.add_parser("demo", help="run the whole look on sample full-shot photos from $EDGE_BML_DATA")
+    parser.add_argument("--count", type=int, default=6, help="how many CCP val photos (default 6)")
+    parser.add_argument(
+        "--catalog", type=Path, help="catalog folder (default: catalog_shards/clothing, built if missing)"
+    )
+    parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the HTML page (default out/)")
+    parser.add_argument("--threads", type=int, default=None)
     parser.set_defaults(func=run)
 
 
+def ensure_default_catalog(root: Path, target: Path, *, threads: int | None = None) -> Path:
+    """Build the clothing catalog into ``target`` unless a catalog is already there."""
+    from edge_bml.catalog.build import build_catalog
+    from edge_bml.catalog.catalog_manifest import read_catalog_manifest
+    from edge_bml.catalog.embedder_choice import open_embedder
+    from edge_bml.catalog.products import ColumnMap
+    from edge_bml.errors import CatalogError
+
+    try:
+        read_catalog_manifest(target)
+        return target
+    except CatalogError:
+        pass
+    print(f"building the default catalog {target} from {root / 'clothing'} (once; a few minutes) ...")
+    started = time.perf_counter()
+    columns = ColumnMap(title="label")
+    with open_embedder(None, threads=threads) as embedder:
+        manifest = build_catalog(
+            root / "clothing" / "items.csv", root / "clothing", target, embedder, columns=columns, dtype="i8"
+        )
+    print(f"built {target}: {manifest.total} products in {time.perf_counter() - started:.0f} s")
+    return target
+
+
 def run(args: argparse.Namespace) -> int:
-    root = data_dir() / "ccp"
-    annotations = json.loads((root / "annotations.json").read_text())
-    photos = [root / image["file"] for image in annotations["images"] if image["split"] == "val"][: args.count]
+    from edge_bml.cli import look_command
+
+    root = data_dir()
+    catalog = args.catalog or ensure_default_catalog(root, catalogs_dir() / "clothing", threads=args.threads)
+    annotations = json.loads((root / "ccp" / "annotations.json").read_text())
+    photos = [root / "ccp" / image["file"] for image in annotations["images"] if image["split"] == "val"]
     args.out.mkdir(parents=True, exist_ok=True)
-    pose_args = argparse.Namespace(
-        photos=photos, backend="auto", precision="auto", threads=None, json=False, draw=args.out / "pose.png"
+    look_args = argparse.Namespace(
+        photos=photos[: args.count],
+        catalog=catalog,
+        top_k=5,
+        backend="auto",
+        precision="auto",
+        threads=args.threads,
+        any_shot=False,
+        json=False,
+        draw=None,
+        html=args.out / "look.html",
     )
-    code = pose_command.run(pose_args)
-    print(f"drawn skeletons: {args.out}/pose_*.png")
-    return code
+    return look_command.run(look_args)

@@ -6,7 +6,19 @@ import argparse
 import sys
 
 from edge_bml import __version__
-from edge_bml.cli import demo_command, evaluate_command, evaluate_pose_command, pose_command
+from edge_bml.cli import (
+    catalog_command,
+    data_command,
+    demo_command,
+    evaluate_command,
+    evaluate_look_command,
+    evaluate_pose_command,
+    evaluate_retrieval_command,
+    look_command,
+    pose_command,
+    search_command,
+    serve_command,
+)
 from edge_bml.errors import EdgeBmlError
 
 
@@ -17,7 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     pose_command.add_parser(commands)
     demo_command.add_parser(commands)
     evaluate_command.add_parser(commands)
+    evaluate_retrieval_command.add_parser(commands)
+    catalog_command.add_parser(commands)
+    search_command.add_parser(commands)
     evaluate_pose_command.add_parser(commands)
+    evaluate_look_command.add_parser(commands)
+    look_command.add_parser(commands)
+    serve_command.add_parser(commands)
+    data_command.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,174 @@
+"""Turn pytest-benchmark JSON into ``benchmarks/REPORT.md`` and a latency chart.
+
+Run: python -m benchmarks.report [RESULTS.json ...] [--out benchmarks/REPORT.md]
+(default input: every ``benchmarks/results/*.json``). Medians and p95 in milliseconds; ratios are
+taken between results of the same JSON file, i.e. measured in one run on one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def load_rows(paths: list[Path]) -> tuple[list[dict], list[dict]]:
+    """One row per benchmark (group, name, params, median/p95 ms, run id), and each file's machine info."""
+    rows, machines = [], []
+    for run, path in enumerate(paths):
+        data = json.loads(path.read_text())
+        machines.append({"file": path.name, "datetime": data.get("datetime"), **data.get("machine_info", {})})
+        for bench in data.get("benchmarks", []):
+            stats = bench["stats"]
+            samples = stats.get("data")
+            p95 = float(np.percentile(samples, 95)) * 1000 if samples else None
+            rows.append(
+                {
+                    "run": run,
+                    "group": bench.get("group") or "ungrouped",
+                    "name": bench["name"],
+                    "params": bench.get("params") or {},
+                    "extra": bench.get("extra_info") or {},
+                    "median": stats["median"] * 1000,
+                    "p95": p95,
+                    "rounds": stats["rounds"],
+                }
+            )
+    return rows, machines
+
+
+def _label(row: dict) -> str:
+    params = row["params"] or {}
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or row["name"]
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def ratio_lines(rows: list[dict]) -> list[str]:
+    """INT8 against FP32 for the same group, backend, threads and other options, from the same run."""
+    by_key = {}
+    for row in rows:
+        params = dict(row["params"])
+        precision = params.pop("precision", None)
+        if precision is None:
+            continue
+        by_key.setdefault((row["run"], row["group"], tuple(sorted(params.items()))), {})[precision] = row
+    lines = [
+        "| group | variant | FP32 median ms | INT8 median ms | INT8 / FP32 | INT8 faster? |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (_, group, params), pair in sorted(by_key.items()):
+        if "fp32" in pair and "int8" in pair:
+            fp32, int8 = pair["fp32"]["median"], pair["int8"]["median"]
+            verdict = "yes" if int8 < 0.95 * fp32 else ("no (about the same)" if int8 <= 1.05 * fp32 else "no (slower)")
+            variant = ", ".join(f"{k}={v}" for k, v in params)
+            lines.append(f"| {group} | {variant} | {fp32:.1f} | {int8:.1f} | {int8 / fp32:.2f} | {verdict} |")
+    return lines if len(lines) > 2 else []
+
+
+def reference_lines(rows: list[dict]) -> list[str]:
+    """Rows that name a ``reference`` in extra_info, against the row they point at (same run)."""
+    by_name = {(r["run"], r["name"]): r for r in rows}
+    lines = ["| benchmark | reference | median ms | reference median ms | ratio |", "|---|---|---|---|---|"]
+    for row in rows:
+        reference = row["extra"].get("reference")
+        other = by_name.get((row["run"], reference)) if reference else None
+        if other:
+            lines.append(
+                f"| {row['name']} | {reference} | {row['median']:.2f} | {other['median']:.2f} | "
+                f"{row['median'] / other['median']:.2f} |"
+            )
+    return lines if len(lines) > 2 else []
+
+
+def chart(rows: list[dict], path: Path) -> bool:
+    """A horizontal bar chart of median latency per benchmark, grouped; False where matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = sorted(rows, key=lambda r: (r["group"], r["name"]))
+    height = max(3.0, 0.28 * len(rows) + 1)
+    figure, axis = plt.subplots(figsize=(10, height))
+    labels = [f"{r['group']}: {_label(r)}" for r in rows]
+    groups = sorted({r["group"] for r in rows})
+    colours = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
+    axis.barh(range(len(rows)), [r["median"] for r in rows], color=[colours[r["group"]] for r in rows])
+    axis.set_yticks(range(len(rows)), labels, fontsize=7)
+    axis.invert_yaxis()
+    axis.set_xscale("log")
+    axis.set_xlabel("median latency, ms (log scale)")
+    axis.set_title("edge_bml latency per stage, backend, precision and threads")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def render(rows: list[dict], machines: list[dict], chart_name: str | None) -> str:
+    out = [
+        "# edge_bml benchmark report",
+        "",
+        "Generated by `python -m benchmarks.report` from pytest-benchmark JSON.",
+        "",
+    ]
+    out += ["## Machines", ""]
+    for machine in machines:
+        cpu = machine.get("cpu", {})
+        versions = ", ".join(f"{k} {v}" for k, v in (machine.get("edge_bml_versions") or {}).items() if v)
+        out.append(
+            f"- `{machine['file']}` ({machine.get('datetime', '?')}): {cpu.get('brand_raw', '?')}, "
+            f"{machine.get('cores', cpu.get('count', '?'))} cores, {machine.get('system')} "
+            f"{machine.get('release')}, Python {machine.get('python_version')}; {versions}"
+        )
+    out.append("")
+    if chart_name:
+        out += [f"![median latency per benchmark]({chart_name})", ""]
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[row["group"]].append(row)
+    for group, members in sorted(grouped.items()):
+        out += [f"## {group}", "", "| benchmark | median ms | p95 ms | rounds | model |", "|---|---|---|---|---|"]
+        for row in sorted(members, key=lambda r: r["median"]):
+            model = row["extra"].get("model", "")
+            out.append(f"| {_label(row)} | {row['median']:.2f} | {_fmt(row['p95'], 2)} | {row['rounds']} | {model} |")
+        out.append("")
+    ratios = ratio_lines(rows)
+    if ratios:
+        out += ["## INT8 against FP32 (same run)", ""] + ratios + [""]
+    references = reference_lines(rows)
+    if references:
+        out += ["## Against reference runtimes (same run)", ""] + references + [""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path, default=HERE / "REPORT.md")
+    args = parser.parse_args(argv)
+    paths = args.results or sorted((HERE / "results").glob("*.json"))
+    if not paths:
+        print("no pytest-benchmark JSON given and none in benchmarks/results/", file=sys.stderr)
+        return 2
+    rows, machines = load_rows(paths)
+    chart_path = args.out.with_name("latency.png")
+    chart_name = chart_path.name if chart(rows, chart_path) else None
+    args.out.write_text(render(rows, machines, chart_name) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}" + (f" and {chart_path}" if chart_name else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Model inputs made from real photos exactly as the runtime makes them, read from the task's manifest.
+
+Used for calibration (photos such as CCP ``tagged/``) and for validation (held-apart photos such as
+CCP val). ``pose_detection`` inputs are letterboxed as ``PoseDetector.preprocess`` does; ``pose_landmarks``
+inputs are the rotated square crop around the person that the FP32 detector finds, cut and
+normalised as ``PoseLandmarker`` does; ``detector``/``embedder`` inputs are the whole photo (an
+article crop for the embedder) resized as the manifest's ``input.resize`` says. Both ways use the
+runtime's own ``edge_bml.geometry`` and ``InputSpec.normalize``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_bml.data_paths import data_dir
+from edge_bml.errors import EdgeBmlError
+from edge_bml.geometry import letterbox
+from edge_bml.image_io import read_image
+from edge_bml.manifest import ModelManifest
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+
+
+class CalibrationError(EdgeBmlError):
+    """No usable photos for calibration or validation."""
+
+
+def list_images(directory: str | Path, *, count: int | None = None) -> list[Path]:
+    """Image files in ``directory``, sorted by name; with ``count``, that many spread evenly over the list.
+
+    Raises:
+        CalibrationError: the folder does not exist or holds no images.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CalibrationError(f"no folder {directory}")
+    images = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not images:
+        raise CalibrationError(f"{directory} holds no {'/'.join(IMAGE_SUFFIXES)} images")
+    return spread(images, count)
+
+
+def spread(items: list, count: int | None) -> list:
+    """``count`` items spread evenly over ``items`` (all of them when ``count`` is None or larger)."""
+    if count is None or count >= len(items):
+        return list(items)
+    if count < 1:
+        raise CalibrationError(f"count must be at least 1, got {count}")
+    picks = np.linspace(0, len(items) - 1, count).round().astype(int)
+    return [items[i] for i in picks]
+
+
+def ccp_val_images(*, count: int | None = None, root: Path | None = None) -> list[Path]:
+    """The CCP val photos (the held-apart set for pose and detector checks).
+
+    Raises:
+        EdgeBmlError: the data set is not found.
+    """
+    root = root or data_dir()
+    annotations = json.loads((root / "ccp" / "annotations.json").read_text())
+    photos = [root / "ccp" / image["file"] for image in annotations["images"] if image["split"] == "val"]
+    return spread(sorted(photos), count)
+
+
+def resize_input(manifest: ModelManifest, image: np.ndarray) -> np.ndarray:
+    """A whole-image model input: letterboxed or stretched to the manifest's size, then normalised.
+
+    Raises:
+        CalibrationError: the manifest asks for a resize this function does not do (``rotated_crop``).
+    """
+    spec = manifest.input
+    if spec.resize == "letterbox":
+        resized, _ = letterbox(image, spec.width, spec.height)
+    elif spec.resize in ("stretch", "resize"):
+        resized = cv2.resize(image, (spec.width, spec.height), interpolation=cv2.INTER_AREA)
+    else:
+        raise CalibrationError(f"{manifest.name}: input resize {spec.resize!r} needs a region, not a whole photo")
+    return spec.normalize(resized)
+
+
+class TaskInputs:
+    """Turns photos into model inputs for one task, as the runtime's stage for that task does.
+
+    ``detector_manifest`` (an FP32 pose detector) is needed for ``pose_landmarks`` only.
+    Use as a context manager: the landmark inputs keep a detector open.
+    """
+
+    def __init__(self, manifest: ModelManifest, *, detector_manifest: ModelManifest | None = None) -> None:
+        self.manifest = manifest
+        self._detector = None
+        if manifest.task == "pose_landmarks":
+            if detector_manifest is None:
+                raise CalibrationError("pose_landmarks inputs need an FP32 pose_detection model to find the person")
+            from edge_bml.stages.pose import PoseDetector
+
+            self._detector = PoseDetector(detector_manifest)
+
+    def from_image(self, image: np.ndarray) -> np.ndarray | None:
+        """The model input for one RGB photo, or None where the photo yields none (no person found)."""
+        if self.manifest.task == "pose_landmarks":
+            detections = self._detector(image)
+            if not detections:
+                return None
+            # As PoseLandmarker.__call__: the rotated square cut out at the model's size, then normalised.
+            spec = self.manifest.input
+            return spec.normalize(detections[0].roi.crop(image, spec.width))
+        return resize_input(self.manifest, image)
+
+    def tensors(self, paths: Iterable[Path], *, label: str = "inputs") -> Iterator[tuple[Path, np.ndarray]]:
+        """(path, input) for each photo that yields one, with a progress line on stderr."""
+        paths = list(paths)
+        for done, path in enumerate(paths, 1):
+            tensor = self.from_image(read_image(path))
+            tty = sys.stderr.isatty()
+            if tty or done == len(paths) or done % 25 == 0:
+                end = "\n" if done == len(paths) or not tty else ""
+                print(f"\r{label}: {done}/{len(paths)}", end=end, file=sys.stderr)
+            if tensor is not None:
+                yield path, tensor
+
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
+
+    def __enter__(self) -> TaskInputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def calibration_tensors(
+    manifest: ModelManifest,
+    directory: str | Path,
+    *,
+    count: int | None,
+    detector_manifest: ModelManifest | None = None,
+    exclude: Iterable[Path] = (),
+) -> tuple[list[np.ndarray], list[Path]]:
+    """Calibration inputs for ``manifest``'s task from the photos in ``directory``; returns (inputs, photos used).
+
+    Raises:
+        CalibrationError: no photos, a photo is also in ``exclude`` (the held-apart set), or no photo yields an input.
+    """
+    photos = list_images(directory, count=count)
+    held_apart = {Path(p).resolve() for p in exclude}
+    overlap = [p for p in photos if p.resolve() in held_apart]
+    if overlap:
+        raise CalibrationError(
+            f"{len(overlap)} calibration photos are also in the held-apart validation set (e.g. {overlap[0]}); "
+            "calibrate on other photos (CCP tagged/)"
+        )
+    with TaskInputs(manifest, detector_manifest=detector_manifest) as inputs:
+        pairs = list(inputs.tensors(photos, label="calibration"))
+    if not pairs:
+        raise CalibrationError(f"none of the {len(photos)} photos in {directory} gave a {manifest.task} input")
+    return [t for _, t in pairs], [p for p, _ in pairs]

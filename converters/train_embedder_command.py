@@ -1,0 +1,71 @@
+"""Arguments of ``edge-bml-convert train embedder`` and what they run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from converters.train_command import train_subparsers
+
+
+def _run(args: argparse.Namespace) -> int:
+    import torch
+
+    from converters.train_embedder import (
+        DEFAULT_WORK,
+        TrainConfig,
+        export_from_checkpoint,
+        smoke_config,
+        train_embedder,
+    )
+
+    torch.set_num_threads(args.threads)
+    if args.plain_backbone:
+        from converters.embedder_export import export_backbone
+
+        print(f"wrote {export_backbone(args.out, size=args.size, weights=args.backbone_weights)}")
+        return 0
+    work = args.work or str(DEFAULT_WORK / Path(args.out).name)
+    config = TrainConfig(
+        catalog=args.catalog,
+        street=args.street,
+        out=args.out,
+        work=work,
+        size=args.size,
+        steps=args.steps,
+        dims=args.dims,
+        seed=args.seed,
+        backbone_weights=args.backbone_weights,
+    )
+    if args.smoke:
+        config = smoke_config(config)
+    if args.export_only:
+        print(f"wrote {export_from_checkpoint(config)}")
+        return 0
+    print(f"wrote {train_embedder(config, resume=args.resume, max_minutes=args.max_minutes)}")
+    return 0
+
+
+def add_train_embedder_parser(commands: argparse._SubParsersAction) -> None:
+    """Register ``train embedder`` under the shared ``train`` command."""
+    parser = train_subparsers(commands).add_parser(
+        "embedder", help="triplet-train the article embedder, export FP32 ONNX + manifest"
+    )
+    parser.add_argument("--catalog", required=True, help="catalog folder with items.csv and images/")
+    parser.add_argument("--street", required=True, help="CCP folder (annotations.json, photos/, tagged/)")
+    parser.add_argument("--out", required=True, help="variant folder to write, e.g. quantized_models/NAME")
+    parser.add_argument("--work", help="checkpoints folder (default /tmp/edge_bml_cache/train_embedder/NAME)")
+    parser.add_argument("--size", type=int, default=192, help="input size in pixels (default 192)")
+    parser.add_argument("--steps", type=int, default=600, help="training steps (default 600)")
+    parser.add_argument("--dims", type=int, choices=(128, 256), default=256, help="exported vector size")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--backbone-weights", help="efficientnet-lite0-57934424.pth (default: from its package)")
+    parser.add_argument("--smoke", action="store_true", help="a few steps on a few images (tests)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --work")
+    parser.add_argument("--max-minutes", type=float, help="stop training after this long, then export")
+    parser.add_argument("--export-only", action="store_true", help="export the last checkpoint, no training")
+    parser.add_argument(
+        "--plain-backbone", action="store_true", help="export the untrained pooled backbone (the baseline)"
+    )
+    parser.set_defaults(func=_run)

@@ -1,0 +1,1 @@
+"""Product catalogs: per-category USearch shards, product metadata and a catalog manifest."""

@@ -1,0 +1,140 @@
+"""Adding products to and removing products from a built catalog, each as one atomic swap."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from edge_bml.catalog.build import embed_products, embedder_identity
+from edge_bml.catalog.catalog_manifest import (
+    SHARDS_DIR,
+    CatalogManifest,
+    read_catalog_manifest,
+    read_products_file,
+    shard_path,
+    write_catalog_manifest,
+    write_products_file,
+)
+from edge_bml.catalog.embedding_cache import EmbeddingCache
+from edge_bml.catalog.products import ColumnMap, read_products
+from edge_bml.catalog.shards import new_index, open_shard
+from edge_bml.catalog.staging import staged_directory
+from edge_bml.catalog.vectors import to_stored
+from edge_bml.errors import CatalogEmbedderMismatchError, CatalogError
+from edge_bml.manifest import sha256_file, write_json_atomic
+
+
+def _copy_into(source: Path, staging: Path) -> None:
+    for entry in source.iterdir():
+        if entry.is_dir():
+            shutil.copytree(entry, staging / entry.name)
+        else:
+            shutil.copy2(entry, staging / entry.name)
+
+
+def _with_counts(manifest: CatalogManifest, counts: dict[str, int], note: str) -> CatalogManifest:
+    history = list(manifest.metrics.get("edits", [])) + [
+        {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "what": note}
+    ]
+    metrics = {**manifest.metrics, "edits": history}
+    return dataclasses.replace(manifest, counts=dict(sorted(counts.items())), metrics=metrics)
+
+
+def add_products(
+    directory: str | Path,
+    items_csv: str | Path,
+    images_dir: str | Path,
+    embedder,
+    *,
+    columns: ColumnMap | None = None,
+    batch_size: int = 16,
+) -> tuple[CatalogManifest, dict[str, str]]:
+    """Embed the products of ``items_csv`` and add them; returns the new manifest and unreadable photos.
+
+    Raises:
+        CatalogError: not a catalog, an id already in it, or nothing readable to add.
+        CatalogEmbedderMismatchError: ``embedder`` is not the one that built the catalog.
+        CatalogColumnError: a named column is missing from the CSV.
+    """
+    directory = Path(directory)
+    manifest = read_catalog_manifest(directory)
+    name, sha = embedder_identity(embedder)
+    if sha != manifest.embedder_sha256:
+        raise CatalogEmbedderMismatchError(
+            f"{directory} was built with {manifest.embedder_name} ({manifest.embedder_sha256[:12]}...), "
+            f"not {name} ({sha[:12]}...): add products with the same embedder"
+        )
+    rows = read_products_file(directory)
+    products, _ = read_products(Path(items_csv), Path(images_dir), columns=columns or ColumnMap())
+    existing = {row["id"] for row in rows}
+    clash = sorted(p.id for p in products if p.id in existing)
+    if clash:
+        raise CatalogError(f"{len(clash)} id(s) are already in {directory}, e.g. {clash[:3]}; remove them first")
+    cache = EmbeddingCache(directory, {"add": sha256_file(items_csv)}, resume=False)
+    vectors, failures = embed_products(products, embedder, cache, batch_size=batch_size, on_progress=None)
+    cache.remove()
+    new = [p for p in products if p.id in vectors]
+    if not new:
+        raise CatalogError(f"none of the {len(products)} products in {items_csv} could be embedded")
+    next_key = max((int(row["key"]) for row in rows), default=-1) + 1
+    counts = dict(manifest.counts)
+    with staged_directory(directory) as staging:
+        _copy_into(directory, staging)
+        (staging / SHARDS_DIR).mkdir(exist_ok=True)
+        for category in sorted({p.category for p in new}):
+            members = [p for p in new if p.category == category]
+            path = shard_path(staging, category)
+            index = open_shard(path, view=False) if path.is_file() else new_index(manifest.dims, manifest.dtype)
+            keys = np.arange(next_key, next_key + len(members), dtype=np.uint64)
+            index.add(keys, to_stored(np.stack([vectors[p.id] for p in members]), manifest.dtype))
+            index.save(str(path))
+            for key, p in zip(keys.tolist(), members, strict=True):
+                rows.append(
+                    {"key": key, "id": p.id, "category": p.category, "title": p.title, "file": p.file, "extra": p.extra}
+                )
+            next_key += len(members)
+            counts[category] = counts.get(category, 0) + len(members)
+        write_products_file(staging, rows)
+        write_json_atomic(staging / "add_report.json", {"unreadable_images": failures})
+        updated = _with_counts(manifest, counts, f"added {len(new)} from {items_csv}")
+        write_catalog_manifest(staging, updated)
+    return updated, failures
+
+
+def remove_products(directory: str | Path, ids: Iterable[str]) -> CatalogManifest:
+    """Remove products by id; a category left empty loses its shard.
+
+    Raises:
+        CatalogError: not a catalog, or an id that is not in it.
+    """
+    directory = Path(directory)
+    manifest = read_catalog_manifest(directory)
+    wanted = set(ids)
+    rows = read_products_file(directory)
+    unknown = sorted(wanted - {row["id"] for row in rows})
+    if unknown:
+        raise CatalogError(f"{len(unknown)} id(s) are not in {directory}: {unknown[:5]}")
+    doomed = [row for row in rows if row["id"] in wanted]
+    counts = dict(manifest.counts)
+    with staged_directory(directory) as staging:
+        _copy_into(directory, staging)
+        for category in sorted({row["category"] for row in doomed}):
+            keys = [int(row["key"]) for row in doomed if row["category"] == category]
+            path = shard_path(staging, category)
+            counts[category] -= len(keys)
+            if counts[category] <= 0:
+                path.unlink()
+                del counts[category]
+                continue
+            index = open_shard(path, view=False)
+            index.remove(np.asarray(keys, np.uint64))
+            index.save(str(path))
+        write_products_file(staging, [row for row in rows if row["id"] not in wanted])
+        updated = _with_counts(manifest, counts, f"removed {len(doomed)}")
+        write_catalog_manifest(staging, updated)
+    return updated

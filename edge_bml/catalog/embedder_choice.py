@@ -1,0 +1,34 @@
+"""Which embedder a catalog command uses: a variant folder, a variant name, or the catalog's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_bml.catalog.catalog_manifest import CatalogManifest
+from edge_bml.errors import ModelNotFoundError
+from edge_bml.manifest import load_manifest
+from edge_bml.model_registry import models_dir, select_variant
+from edge_bml.stages.embedder import ArticleEmbedder
+
+
+def open_embedder(
+    spec: str | None, *, catalog: CatalogManifest | None = None, threads: int | None = None
+) -> ArticleEmbedder:
+    """Load ``spec`` (a variant folder or a name under the models folder); without it, the variant that
+    built ``catalog`` where installed, else the best installed ``embedder`` variant.
+
+    Raises:
+        ModelNotFoundError: no such variant is installed.
+    """
+    if spec:
+        path = Path(spec)
+        if not path.is_dir():
+            path = models_dir() / spec
+        if not path.is_dir():
+            raise ModelNotFoundError(f"embedder {spec!r} is neither a variant folder nor a name under {models_dir()}")
+        return ArticleEmbedder(load_manifest(path), threads=threads)
+    if catalog is not None:
+        path = models_dir() / catalog.embedder_name
+        if path.is_dir():
+            return ArticleEmbedder(load_manifest(path), threads=threads)
+    return ArticleEmbedder(select_variant("embedder", threads=threads), threads=threads)

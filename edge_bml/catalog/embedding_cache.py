@@ -1,0 +1,50 @@
+"""Embeddings computed so far by a catalog build, kept beside the target so ``--resume`` can reuse them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+
+class EmbeddingCache:
+    """Chunks of ``(ids, vectors)`` and the failures seen, valid only for one build ``key``."""
+
+    def __init__(self, target: Path, key: dict, *, resume: bool) -> None:
+        self.folder = target.with_name(f".{target.name}.embeddings")
+        self.key = key
+        if not resume or self._stored_key() != key:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "key.json").write_text(json.dumps(key, sort_keys=True))
+
+    def _stored_key(self) -> dict | None:
+        try:
+            return json.loads((self.folder / "key.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def load(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """Vectors by id and failure reasons by id from earlier chunks."""
+        vectors, failures = {}, {}
+        for chunk in sorted(self.folder.glob("chunk_*.npz")):
+            with np.load(chunk, allow_pickle=False) as data:
+                vectors.update(zip(data["ids"].tolist(), data["vectors"], strict=True))
+                failures.update(zip(data["failed_ids"].tolist(), data["failed_reasons"].tolist(), strict=True))
+        return vectors, failures
+
+    def save_chunk(self, number: int, vectors: dict[str, np.ndarray], failures: dict[str, str]) -> None:
+        tmp = self.folder / f"chunk_{number:06d}.tmp.npz"
+        np.savez(
+            tmp,
+            ids=np.asarray(list(vectors), dtype=str),
+            vectors=np.stack(list(vectors.values())) if vectors else np.zeros((0, 1), np.float32),
+            failed_ids=np.asarray(list(failures), dtype=str),
+            failed_reasons=np.asarray(list(failures.values()), dtype=str),
+        )
+        tmp.replace(self.folder / f"chunk_{number:06d}.npz")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

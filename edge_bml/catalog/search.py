@@ -1,0 +1,115 @@
+"""Opening a catalog (shards memory-mapped) and finding the nearest products of article vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge_bml.catalog.catalog_manifest import CatalogManifest, read_catalog_manifest, read_products_file, shard_path
+from edge_bml.catalog.matches import Match, Matches
+from edge_bml.catalog.shards import open_shard, search_shards
+from edge_bml.errors import CatalogCategoryError, CatalogEmbedderMismatchError, CatalogError
+
+
+class Catalog:
+    """A built catalog folder, opened for search; the shards stay on disk (``view=True``)."""
+
+    def __init__(self, directory: str | Path, *, embedder_sha256: str | None = None, view: bool = True) -> None:
+        """Open ``directory``; with ``embedder_sha256``, refuse a catalog made by another embedder.
+
+        Raises:
+            CatalogError: not a catalog, or a shard or the product file is missing or damaged.
+            CatalogEmbedderMismatchError: the catalog was built with a different embedder.
+        """
+        self.directory = Path(directory)
+        self.manifest: CatalogManifest = read_catalog_manifest(self.directory)
+        if embedder_sha256 is not None and embedder_sha256 != self.manifest.embedder_sha256:
+            raise CatalogEmbedderMismatchError(
+                f"{self.directory} was built with embedder {self.manifest.embedder_name} "
+                f"(sha256 {self.manifest.embedder_sha256[:12]}...), but the embedder given has sha256 "
+                f"{embedder_sha256[:12]}...: its vectors are not comparable; search with that embedder "
+                "(--embedder) or rebuild the catalog"
+            )
+        self.shards = {c: open_shard(shard_path(self.directory, c), view=view) for c in self.manifest.counts}
+        for category, index in self.shards.items():
+            if index.ndim != self.manifest.dims:
+                raise CatalogError(
+                    f"{self.directory}: shard {category} has {index.ndim} dims, manifest says {self.manifest.dims}"
+                )
+        self.products = {int(row["key"]): row for row in read_products_file(self.directory)}
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted(self.shards)
+
+    def check_embedder(self, embedder) -> None:
+        """Raise unless ``embedder`` (an ``ArticleEmbedder``) is the one that built this catalog.
+
+        Raises:
+            CatalogEmbedderMismatchError: it is another model.
+        """
+        manifest = embedder.manifest
+        sha = manifest.sha256[manifest.model_file]
+        if sha != self.manifest.embedder_sha256:
+            raise CatalogEmbedderMismatchError(
+                f"{self.directory} was built with embedder {self.manifest.embedder_name} "
+                f"(sha256 {self.manifest.embedder_sha256[:12]}...), not {manifest.name} ({sha[:12]}...): "
+                "search with the embedder that built it (--embedder) or rebuild the catalog"
+            )
+
+    def search_many(self, vectors: np.ndarray, *, category: str | None = None, k: int = 10) -> list[Matches]:
+        """Nearest products of each row of ``vectors``, within ``category`` or across the catalog.
+
+        Raises:
+            CatalogCategoryError: ``category`` has no products in this catalog.
+            CatalogError: vectors of the wrong size, or ``k`` below 1.
+        """
+        if k < 1:
+            raise CatalogError(f"top-k must be at least 1, got {k}")
+        vectors = np.atleast_2d(np.asarray(vectors, np.float32))
+        if vectors.shape[1] != self.manifest.dims:
+            raise CatalogError(f"query vectors have {vectors.shape[1]} dims, the catalog {self.manifest.dims}")
+        if category is not None and category not in self.shards:
+            raise CatalogCategoryError(
+                f"category {category!r} has no products in {self.directory}; it has {self.categories}"
+            )
+        shards = {category: self.shards[category]} if category is not None else self.shards
+        keys, scores = search_shards(shards, vectors, dtype=self.manifest.dtype, k=k)
+        return [self._matches(row_keys, row_scores) for row_keys, row_scores in zip(keys, scores, strict=True)]
+
+    def search(self, vector: np.ndarray, *, category: str | None = None, k: int = 10) -> Matches:
+        """Nearest products of one vector (see ``search_many``).
+
+        Raises:
+            CatalogCategoryError: ``category`` has no products in this catalog.
+            CatalogError: a vector of the wrong size.
+        """
+        return self.search_many(np.asarray(vector)[None], category=category, k=k)[0]
+
+    def _matches(self, keys: np.ndarray, scores: np.ndarray) -> Matches:
+        found = []
+        for key, score in zip(keys.tolist(), scores.tolist(), strict=True):
+            row = self.products.get(key)
+            if key < 0 or row is None:
+                continue
+            found.append(
+                Match(
+                    id=row["id"],
+                    score=float(score),
+                    category=row["category"],
+                    title=row.get("title", ""),
+                    file=row.get("file", ""),
+                    extra=row.get("extra", {}),
+                )
+            )
+        return Matches(tuple(found))
+
+    def close(self) -> None:
+        self.shards = {}
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,53 @@
+"""``edge-bml evaluate look``: detection mAP, category precision@5, gated share and stage latency."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edge_bml.cli.evaluate_command import annotations_path, evaluate_subparsers
+from edge_bml.cli.look_command import add_look_options, options_from_args
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = evaluate_subparsers(commands).add_parser("look", help="the whole look on CCP photos with a catalog")
+    parser.add_argument("--data", type=Path, required=True, help="CCP folder, its annotations.json, or the data folder")
+    parser.add_argument("--split", default=None, help="only images of this split (default: all)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    add_look_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_bml.evaluation.detector_eval import load_annotations
+    from edge_bml.evaluation.look_eval import evaluate_look
+    from edge_bml.pipeline import LookPipeline
+
+    images = load_annotations(annotations_path(args.data), split=args.split)[: args.limit]
+
+    def progress(done: int, total: int) -> None:
+        print(f"\revaluating {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    with LookPipeline(options_from_args(args)) as pipeline:
+        result = evaluate_look(pipeline, [i["path"] for i in images], images, progress=progress)
+        result["models"] = pipeline.models
+    result.update(split=args.split, catalog=str(args.catalog) if args.catalog else None)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['images']} photos ({args.split or 'all'}), models: {result['models']}")
+    print(f"  detection mAP@0.5 {result['map50']:.4f}   mAP@[.5:.95] {result['map50_95']:.4f}")
+    for label, ap in result["ap50_per_category"].items():
+        print(f"    {label:<10} AP@0.5 {ap:.3f}")
+    precision = result["category_precision_at_5"]
+    print(
+        f"  category precision@5 (whole catalog) {'-' if precision is None else f'{precision:.3f}'}"
+        f" over {result['articles_scored']} articles"
+    )
+    print(f"  gated (not full shots): {result['gated_share']:.1%}")
+    for stage, figures in result["latency_ms"].items():
+        print(f"  {stage:<15} p50 {figures['p50']:>7.1f} ms   p95 {figures['p95']:>7.1f} ms")
+    return 0

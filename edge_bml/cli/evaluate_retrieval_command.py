@@ -1,0 +1,106 @@
+"""``edge-bml evaluate retrieval``: category precision of street crops and instance recall of held-out items."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from edge_bml.cli.evaluate_command import evaluate_subparsers
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_bml.catalog.catalog_manifest import read_catalog_manifest
+    from edge_bml.catalog.embedder_choice import open_embedder
+    from edge_bml.catalog.search import Catalog
+    from edge_bml.errors import CatalogError
+    from edge_bml.evaluation.retrieval import category_precision, instance_recall, read_holdout
+
+    manifest = read_catalog_manifest(args.catalog)
+    embedder = open_embedder(args.embedder, catalog=manifest, threads=args.threads)
+    holdout_file = args.holdout or embedder.manifest.directory / "holdout_ids.json"
+    with Catalog(args.catalog) as catalog:
+        catalog.check_embedder(embedder)
+        result = {"embedder": embedder.manifest.name, "catalog": str(args.catalog), "split": args.split}
+        result.update(category_precision(catalog, embedder, args.queries, split=args.split, limit=args.limit))
+        if args.no_instance:
+            result.update(instance_recall_at_1=None, instance_recall_at_10=None, instance_queries=0)
+        else:
+            if not Path(holdout_file).is_file():
+                raise CatalogError(f"no held-out list at {holdout_file}: pass --holdout FILE or --no-instance")
+            result.update(
+                instance_recall(catalog, embedder, args.queries, read_holdout(Path(holdout_file)), limit=args.limit)
+            )
+    result["queries"] = {"category": result.pop("category_queries"), "instance": result.pop("instance_queries")}
+    if args.record:
+        _record(embedder.manifest, result, manifest.dtype)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"embedder {result['embedder']} on {args.catalog}, CCP {args.split}")
+    print(
+        f"category precision@1 {result['category_precision_at_1']}  @5 {result['category_precision_at_5']} "
+        f"({result['queries']['category']} crops)"
+    )
+    for category, figures in result["per_category"].items():
+        print(
+            f"  {category:<10} n={figures['queries']:<4} P@1 {figures['precision_at_1']:.3f}  "
+            f"P@5 {figures['precision_at_5']:.3f}"
+        )
+    print(
+        f"instance recall@1 {result['instance_recall_at_1']}  @10 {result['instance_recall_at_10']} "
+        f"({result['queries']['instance']} held-out items)"
+    )
+    return 0
+
+
+def _record(model, result: dict, dtype: str) -> None:
+    """Keep the figures in the embedder's manifest (``metrics.retrieval``); checksums are unaffected."""
+    import dataclasses
+
+    from edge_bml.manifest import write_manifest
+
+    figures = {k: v for k, v in result.items() if k != "embedder"}
+    metrics = {**model.metrics, "retrieval": {**figures, "catalog_dtype": dtype}}
+    write_manifest(dataclasses.replace(model, metrics=metrics))
+
+
+def run_overlap(args: argparse.Namespace) -> int:
+    from edge_bml.catalog.search import Catalog
+    from edge_bml.evaluation.neighbour_overlap import neighbour_overlap
+
+    with Catalog(args.catalog) as candidate, Catalog(args.reference) as reference:
+        result = neighbour_overlap(candidate, reference, k=args.top_k)
+    result.update(candidate=candidate.manifest.embedder_name, reference=reference.manifest.embedder_name)
+    print(
+        json.dumps(result)
+        if args.json
+        else f"top-{args.top_k} neighbour overlap {result['neighbour_overlap']} "
+        f"over {result['products']} products ({result['candidate']} vs {result['reference']})"
+    )
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = evaluate_subparsers(commands).add_parser(
+        "retrieval", help="category precision@1/@5 of CCP crops and instance recall@1/@10 of held-out items"
+    )
+    parser.add_argument("--catalog", required=True, type=Path, help="a catalog built with the embedder evaluated")
+    parser.add_argument("--queries", required=True, type=Path, help="CCP folder (annotations.json, photos/, tagged/)")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--embedder", help="embedder variant folder or name (default: the catalog's)")
+    parser.add_argument("--holdout", type=Path, help="holdout_ids.json (default: beside the embedder)")
+    parser.add_argument("--no-instance", action="store_true", help="skip the instance-retrieval part")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images / held-out items")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--record", action="store_true", help="store the figures in the embedder's manifest")
+    parser.set_defaults(func=run)
+    overlap = evaluate_subparsers(commands).add_parser(
+        "embedder-overlap", help="top-k neighbour overlap of two catalogs of the same products (INT8 vs FP32)"
+    )
+    overlap.add_argument("--catalog", required=True, type=Path, help="built with the candidate (e.g. INT8) embedder")
+    overlap.add_argument("--reference", required=True, type=Path, help="built with the reference (FP32) embedder")
+    overlap.add_argument("--top-k", type=int, default=10)
+    overlap.add_argument("--json", action="store_true")
+    overlap.set_defaults(func=run_overlap)

@@ -1,0 +1,104 @@
+"""``edge-bml look PHOTO... --catalog DIR``: every article of each photo with its best catalog matches."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edge_bml.backends import BACKEND_NAMES
+from edge_bml.errors import ImageError
+from edge_bml.image_io import read_image
+from edge_bml.look import Look
+from edge_bml.pipeline import STAGES, LookOptions, LookPipeline
+from edge_bml.timing import StageTimer
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("look", help="find each article of the look and its best catalog matches")
+    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    add_look_options(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object per photo, one per line")
+    parser.add_argument("--draw", type=Path, metavar="OUT.png", help="the photo with article boxes and labels")
+    parser.add_argument("--html", type=Path, metavar="OUT.html", help="a self-contained page of the looks")
+    parser.set_defaults(func=run)
+
+
+def add_look_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that runs the whole look shares."""
+    parser.add_argument("--catalog", type=Path, help="a built catalog folder (without it: no matches)")
+    parser.add_argument("--top-k", type=int, default=5, help="matches per article (default 5)")
+    parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
+    parser.add_argument("--threads", type=int, default=None, help="inference threads per model")
+    parser.add_argument("--any-shot", action="store_true", help="also look at photos that are not full shots")
+
+
+def options_from_args(args: argparse.Namespace) -> LookOptions:
+    gate = ("full_shot", "upper_body", "lower_body") if args.any_shot else ("full_shot",)
+    return LookOptions(
+        catalog=args.catalog,
+        top_k=args.top_k,
+        backend=args.backend,
+        precision=args.precision,
+        threads=args.threads,
+        gate=gate,
+    )
+
+
+def print_table(look: Look) -> None:
+    """The human-readable answer for one photo."""
+    name = Path(look.file or "photo").name
+    print(f"{name}: {look.shot}, facing {look.facing or '-'}")
+    if look.stopped:
+        print(f"  stopped: {look.stopped}")
+    for article in look.articles:
+        box = ",".join(f"{v:.0f}" for v in article.box)
+        best = ", ".join(f"{(m.title or m.id)[:24]} ({m.score:.2f})" for m in list(article.matches)[:3])
+        print(f"  {article.category:<10} {article.score:>5.2f}  [{box:<19}]  {best or article.note or '-'}")
+    timings = "  ".join(f"{stage} {look.timings_ms.get(stage, 0):.1f}" for stage in STAGES)
+    print(f"  ms: {timings}")
+
+
+def _out_path(base: Path, photo: Path, many: bool) -> Path:
+    return base.with_name(f"{base.stem}_{photo.stem}{base.suffix or '.png'}") if many else base
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_bml.drawing import draw_look, write_png
+    from edge_bml.look_html import look_section, write_look_html
+
+    failures = 0
+    sections = []
+    with LookPipeline(options_from_args(args)) as pipeline:
+        if not args.json:
+            print("models: " + ", ".join(f"{k} {v}" for k, v in pipeline.models.items()))
+        categories = pipeline.detector.labels
+        for photo in args.photos:
+            timer = StageTimer()
+            try:
+                with timer.stage("decode"):
+                    image = read_image(photo)
+            except ImageError as error:
+                failures += 1
+                print(f"edge-bml look: {error}", file=sys.stderr)
+                continue
+            look = pipeline(image, file=str(photo), timer=timer)
+            if args.json:
+                print(json.dumps(look.to_json()), flush=True)
+            else:
+                print_table(look)
+            if args.draw:
+                target = _out_path(args.draw, photo, len(args.photos) > 1)
+                write_png(target, draw_look(image, look, categories=categories))
+            if args.html:
+                catalog_dir = None
+                if pipeline.catalog is not None:
+                    catalog_dir = Path(pipeline.catalog.manifest.source.get("images_dir", ""))
+                sections.append(look_section(look, image, catalog_dir=catalog_dir, categories=categories))
+    if args.html:
+        write_look_html(args.html, sections)
+        if not args.json:
+            print(f"wrote {args.html}")
+    return 1 if failures else 0

@@ -1,0 +1,53 @@
+"""``edge-bml search IMAGE --catalog DIR``: the nearest catalog products of one article photo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from edge_bml.catalog.catalog_manifest import read_catalog_manifest
+from edge_bml.catalog.embedder_choice import open_embedder
+from edge_bml.catalog.search import Catalog
+from edge_bml.image_io import read_image
+from edge_bml.timing import StageTimer
+
+
+def run(args: argparse.Namespace) -> int:
+    timer = StageTimer()
+    manifest = read_catalog_manifest(args.catalog)
+    embedder = open_embedder(args.embedder, catalog=manifest, threads=args.threads)
+    with Catalog(args.catalog) as catalog:
+        catalog.check_embedder(embedder)
+        run_timer = StageTimer()
+        with run_timer.stage("decode"):
+            image = read_image(args.image)
+        with run_timer.stage("embed"):
+            vector = embedder.embed([image])[0]
+        with run_timer.stage("search"):
+            matches = catalog.search(vector, category=args.category, k=args.top_k)
+    timings = run_timer.as_dict()
+    timings["load"] = timer.as_dict()["total"] - timings["total"]
+    if args.json:
+        print(
+            json.dumps(
+                {"matches": [m.to_json() for m in matches], "timings_ms": {k: round(v, 2) for k, v in timings.items()}}
+            )
+        )
+        return 0
+    for rank, match in enumerate(matches, start=1):
+        print(f"{rank:>3}. {match.score:.3f}  {match.category:<10} {match.id}  {match.title}  {match.file}")
+    print(f"decode {timings['decode']:.1f} ms, embed {timings['embed']:.1f} ms, search {timings['search']:.2f} ms")
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("search", help="find catalog products like an article photo")
+    parser.add_argument("image", type=Path, metavar="IMAGE", help="a photo of one article (used whole)")
+    parser.add_argument("--catalog", required=True, type=Path)
+    parser.add_argument("--category", help="search only this category (default: all)")
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--embedder", help="embedder variant folder or name (default: the catalog's)")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.set_defaults(func=run)

@@ -1,0 +1,29 @@
+"""``edge-bml serve``: the kiosk / mobile-backend HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge_bml.cli.look_command import add_look_options, options_from_args
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("serve", help="serve POST /v1/look and the kiosk page")
+    add_look_options(parser)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--workers", type=int, default=1, help="looks run at once, one pipeline each (default 1)")
+    parser.add_argument("--queue", type=int, default=4, help="requests that may wait beyond the workers (default 4)")
+    parser.add_argument("--max-upload-mb", type=float, default=16.0, help="largest upload accepted (default 16)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from edge_bml.server.app import ServerOptions, create_app
+
+    server = ServerOptions(workers=args.workers, queue_size=args.queue, max_upload_bytes=int(args.max_upload_mb * 1e6))
+    app = create_app(options_from_args(args), server)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
+    return 0

@@ -1,0 +1,90 @@
+"""Evaluate the article detector on a CCP-format ``annotations.json``, as the pipeline runs it.
+
+The person crop comes from the pose stage (``PersonPose.person_box``, as in production) or from
+the annotated ground-truth ``person_box``; photos where the pose stage finds nobody fall back to
+the whole photo, and their articles still count.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edge_bml.errors import EvaluationDataError
+from edge_bml.evaluation.detection_ap import DetectionEvaluator
+from edge_bml.image_io import read_image
+from edge_bml.stages.detector import ArticleDetector
+
+EVAL_SCORE_THRESHOLD = 0.001
+PERSON_CROPS = ("pose", "gt")
+
+
+def load_annotations(path: Path, *, split: str | None = None) -> list[dict]:
+    """The images of a CCP-format annotations file, of ``split`` when given, each with ``path`` set.
+
+    Raises:
+        EvaluationDataError: the file is missing or malformed, or no image is in ``split``.
+    """
+    if not path.is_file():
+        raise EvaluationDataError(f"no annotations at {path}")
+    try:
+        images = json.loads(path.read_text())["images"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise EvaluationDataError(f"{path} is not a CCP-format annotations file: {error}") from error
+    chosen = [dict(image) for image in images if split is None or image.get("split") == split]
+    if not chosen:
+        raise EvaluationDataError(f"{path} has no images in split {split!r}")
+    for image in chosen:
+        image["path"] = path.parent / image["file"]
+    return chosen
+
+
+def evaluate_detector(
+    detector: ArticleDetector,
+    images: list[dict],
+    *,
+    person_crop: str = "pose",
+    pose_estimator=None,
+    progress: bool = True,
+) -> dict:
+    """AP per category, mAP@0.5 and mAP@[.5:.95] of ``detector`` on ``images`` (from ``load_annotations``).
+
+    Raises:
+        ValueError: ``person_crop`` is not 'pose' or 'gt', or 'pose' without a pose estimator.
+    """
+    if person_crop not in PERSON_CROPS:
+        raise ValueError(f"person_crop must be one of {PERSON_CROPS}, got {person_crop!r}")
+    if person_crop == "pose" and pose_estimator is None:
+        raise ValueError("person_crop='pose' needs a pose estimator")
+    labels = detector.labels
+    index = {label: i for i, label in enumerate(labels)}
+    evaluator = DetectionEvaluator(labels, max_detections=100)
+    no_person = 0
+    for count, image_info in enumerate(images, 1):
+        image = read_image(image_info["path"])
+        if person_crop == "gt":
+            box = image_info.get("person_box")
+        else:
+            main = pose_estimator(image).main
+            box = None if main is None else main.person_box
+        no_person += box is None
+        found = detector(image, box, score_threshold=EVAL_SCORE_THRESHOLD)
+        objects = [o for o in image_info.get("objects", []) if o["category"] in index]
+        gt_boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
+        gt_classes = np.asarray([index[o["category"]] for o in objects], np.int64)
+        evaluator.add(found.xyxy, found.confidence, found.class_id, gt_boxes, gt_classes)
+        if progress:
+            print(f"\revaluating {count}/{len(images)}", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    result = evaluator.summary()
+    thresholds = {label: evaluator.best_f1_threshold(i) for i, label in enumerate(labels)}
+    result.update(
+        person_crop=person_crop,
+        images_without_person=no_person,
+        best_f1_thresholds={k: round(v, 3) for k, v in thresholds.items() if v is not None},
+    )
+    return result

@@ -1,0 +1,90 @@
+"""The whole look scored against CCP annotations: ``final(X, Y)`` of the seed design.
+
+Per photo the pipeline runs as in production (its timings and gate count); detection AP uses the
+same detector at a low score threshold on the same person crop, as the detector evaluation does.
+Category precision@5 asks whether the embedding finds products of the right category: each detected
+article that overlaps (IoU >= 0.5) a ground-truth article of its category queries the whole catalog
+(no category filter; the production search filters by category, so its matches always agree).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge_bml.evaluation.detection_ap import DetectionEvaluator, iou_matrix
+from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD
+from edge_bml.image_io import read_image
+from edge_bml.pipeline import STAGES, LookPipeline, crop_article
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0}
+    return {"p50": round(float(np.percentile(values, 50)), 2), "p95": round(float(np.percentile(values, 95)), 2)}
+
+
+def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict], *, progress=None) -> dict:
+    """Score ``pipeline`` on ``images`` (paths or RGB arrays) with CCP-format ``annotations`` (same order).
+
+    Raises:
+        ValueError: images and annotations differ in length.
+    """
+    if len(images) != len(annotations):
+        raise ValueError(f"{len(images)} images but {len(annotations)} annotations")
+    labels = pipeline.detector.labels
+    index = {label: i for i, label in enumerate(labels)}
+    evaluator = DetectionEvaluator(labels, max_detections=100)
+    timings: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    gated, precisions = 0, {}
+    for n, (image, annotation) in enumerate(zip(images, annotations), 1):
+        if progress:
+            progress(n, len(images))
+        rgb = read_image(image) if isinstance(image, (str, Path)) else image
+        look = pipeline(rgb)
+        for stage in STAGES:
+            timings[stage].append(look.timings_ms.get(stage, 0.0))
+        objects = [o for o in annotation.get("objects", []) if o["category"] in index]
+        gt_boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
+        gt_classes = np.asarray([index[o["category"]] for o in objects], np.int64)
+        if look.stopped:
+            gated += 1
+            evaluator.add(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64), gt_boxes, gt_classes)
+            continue
+        found = pipeline.detector(rgb, look.person_box, score_threshold=EVAL_SCORE_THRESHOLD)
+        evaluator.add(found.xyxy, found.confidence, found.class_id, gt_boxes, gt_classes)
+        if pipeline.catalog is not None:
+            _category_precision(pipeline, rgb, look, gt_boxes, gt_classes, labels, precisions)
+    summary = evaluator.summary()
+    per_category = {c: round(float(np.mean(v)), 4) for c, v in sorted(precisions.items())}
+    every = [x for values in precisions.values() for x in values]
+    return {
+        "images": len(images),
+        "map50": summary["map50"],
+        "map50_95": summary["map50_95"],
+        "ap50_per_category": summary["ap50_per_category"],
+        "category_precision_at_5": round(float(np.mean(every)), 4) if every else None,
+        "category_precision_at_5_per_category": per_category,
+        "articles_scored": len(every),
+        "gated_share": round(gated / max(len(images), 1), 4),
+        "latency_ms": {stage: _percentiles(values) for stage, values in timings.items()},
+    }
+
+
+def _category_precision(pipeline, rgb, look, gt_boxes, gt_classes, labels, precisions) -> None:
+    if not look.articles or len(gt_boxes) == 0:
+        return
+    boxes = np.asarray([a.box for a in look.articles], np.float64)
+    overlaps = iou_matrix(boxes, gt_boxes)
+    for row, article in enumerate(look.articles):
+        same = [j for j in range(len(gt_boxes)) if labels[gt_classes[j]] == article.category]
+        if not same or overlaps[row, same].max() < 0.5 or article.category not in pipeline.catalog.shards:
+            continue
+        crop = crop_article(rgb, article.box)
+        if crop is None:
+            continue
+        vector = pipeline.embedder.embed([crop])[0]
+        matches = pipeline.catalog.search(vector, k=5)
+        hits = [m.category == article.category for m in matches]
+        precisions.setdefault(article.category, []).append(float(np.mean(hits)) if hits else 0.0)

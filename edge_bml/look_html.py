@@ -1,0 +1,91 @@
+"""A self-contained HTML page of one or more looks: photo, article boxes, product thumbnails, timings.
+
+Everything is inlined (images as data URIs), so the page opens offline and can be mailed as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_bml.drawing import category_colour
+from edge_bml.look import Look
+
+
+def _data_uri(rgb: np.ndarray, *, max_side: int = 900) -> str:
+    scale = min(1.0, max_side / max(rgb.shape[:2]))
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise ValueError("cannot encode image")
+    return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()
+
+
+def _thumbnail(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode() if data[:3] == b"\xff\xd8\xff" else ""
+
+
+def look_section(look: Look, image: np.ndarray, *, catalog_dir: Path | None, categories: tuple[str, ...]) -> str:
+    """One look as an HTML section."""
+    height, width = image.shape[:2]
+    boxes = []
+    for article in look.articles:
+        r, g, b = category_colour(article.category, categories)
+        x0, y0, x1, y1 = (float(v) for v in article.box)
+        boxes.append(
+            f'<rect x="{x0:.0f}" y="{y0:.0f}" width="{x1 - x0:.0f}" height="{y1 - y0:.0f}" '
+            f'fill="none" stroke="rgb({r},{g},{b})" stroke-width="{max(width, height) / 250:.1f}"/>'
+            f'<text x="{x0 + 4:.0f}" y="{y0 + max(width, height) / 40:.0f}" fill="rgb({r},{g},{b})" '
+            f'font-size="{max(width, height) / 45:.0f}">{html.escape(article.category)}</text>'
+        )
+    rows = []
+    for article in look.articles:
+        cards = []
+        for match in article.matches:
+            src = _thumbnail(catalog_dir / match.file) if catalog_dir else ""
+            img = f'<img src="{src}" alt="">' if src else '<div class="noimg"></div>'
+            cards.append(
+                f'<div class="card">{img}<div>{html.escape(match.title or match.id)}</div>'
+                f"<small>{match.score:.3f}</small></div>"
+            )
+        note = f"<small>{html.escape(article.note)}</small>" if article.note else ""
+        rows.append(
+            f'<div class="article"><h3>{html.escape(article.category)} <small>{article.score:.2f}</small></h3>'
+            f'{note}<div class="cards">{"".join(cards)}</div></div>'
+        )
+    timings = " · ".join(f"{k} {v:.1f} ms" for k, v in look.timings_ms.items())
+    status = html.escape(look.stopped) if look.stopped else f"{len(look.articles)} articles"
+    return (
+        f"<section><h2>{html.escape(Path(look.file or 'photo').name)}: {look.shot}, facing {look.facing or '-'}"
+        f'</h2><p>{status}</p><div class=look><svg viewBox="0 0 {width} {height}">'
+        f'<image href="{_data_uri(image)}" width="{width}" height="{height}"/>{"".join(boxes)}</svg>'
+        f'<div class="articles">{"".join(rows)}</div></div><p class="timings">{timings}</p></section>'
+    )
+
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:1em;background:#fafafa}
+.look{display:flex;gap:1em;align-items:flex-start}svg{width:360px;flex:none}
+.cards{display:flex;gap:.5em;overflow-x:auto}.card{width:110px;font-size:12px}
+.card img,.noimg{width:110px;height:110px;object-fit:contain;background:#fff;border:1px solid #ddd}
+.timings{color:#555;font-size:12px}h3{margin:.4em 0}"""
+
+
+def write_look_html(path: str | Path, sections: list[str], *, title: str = "edge_bml looks") -> None:
+    """Write the sections as one page (atomically: a temporary file renamed into place)."""
+    path = Path(path)
+    page = (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>"
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,230 @@
+"""``LookPipeline``: one photo in, every article of the look out with its catalog matches.
+
+decode -> pose (person box, 33 landmarks) -> pose classification -> gate -> article detector on
+the person crop -> crops -> batched embedding -> per-category catalog search. Models load once;
+one pipeline serves many photos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_bml.catalog.search import Catalog
+from edge_bml.errors import EdgeBmlError
+from edge_bml.image_io import decode_image, read_image
+from edge_bml.look import Article, Look
+from edge_bml.model_registry import select_variant
+from edge_bml.stages.detector import ArticleDetector
+from edge_bml.stages.pose import PoseEstimator, PoseOptions
+from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier, PoseClassifierOptions
+from edge_bml.timing import StageTimer
+
+STAGES = ("decode", "pose_detect", "pose_landmarks", "pose_classify", "detect", "embed", "search", "total")
+
+
+@dataclass(frozen=True)
+class StageChoice:
+    """Backend, precision and threads for one stage; None falls back to the pipeline's global choice."""
+
+    backend: str | None = None
+    precision: str | None = None
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class LookOptions:
+    """How a ``LookPipeline`` runs.
+
+    catalog: a built catalog folder; without one, articles come back without matches.
+    gate: the shot types that go on past pose classification (default: full shots only).
+    stages: per-stage overrides keyed ``pose``, ``detector``, ``embedder``.
+    """
+
+    catalog: Path | None = None
+    top_k: int = 5
+    backend: str = "auto"
+    precision: str = "auto"
+    threads: int | None = None
+    stages: dict[str, StageChoice] = field(default_factory=dict)
+    gate: tuple[str, ...] = ("full_shot",)
+    mirror_average: bool = True
+    classifier: PoseClassifierOptions = field(default_factory=PoseClassifierOptions)
+    max_articles: int = 20
+
+    def choice(self, stage: str) -> tuple[str, str, int | None]:
+        """(backend, precision, threads) for ``stage``."""
+        override = self.stages.get(stage, StageChoice())
+        return (
+            override.backend or self.backend,
+            override.precision or self.precision,
+            override.threads if override.threads is not None else self.threads,
+        )
+
+
+def advice(decision: PoseClass) -> str:
+    """What to tell the person in front of the camera when the photo cannot be used."""
+    text = " ".join(decision.reasons)
+    if decision.shot == "no_person":
+        return "no person was found: stand in front of the camera with your whole body in view"
+    if "foot out of frame (below the bottom edge)" in text:
+        return "the feet are out of frame: step back so that you are in the photo from head to feet"
+    if "head out of frame" in text:
+        return "the head is out of frame: step back or lower the camera so your head is in the photo"
+    if "foot out of frame" in text:
+        return "a foot is hidden or out of frame: stand with both feet visible"
+    return f"the photo is a {decision.shot.replace('_', ' ')}, not a full shot: show your whole body"
+
+
+def crop_article(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """The pixels inside ``box`` (xyxy), or None where the box is empty after clipping."""
+    height, width = image.shape[:2]
+    x0, y0 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
+    x1, y1 = min(int(np.ceil(box[2])), width), min(int(np.ceil(box[3])), height)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return np.ascontiguousarray(image[y0:y1, x0:x1])
+
+
+class LookPipeline:
+    """Loads every model once; call it with a photo (path, bytes or RGB array) to get a ``Look``."""
+
+    def __init__(self, options: LookOptions | None = None) -> None:
+        """Load the pose models, the detector, and (with a catalog) the catalog and its embedder.
+
+        Raises:
+            ModelNotFoundError, BackendUnavailableError, ChecksumMismatchError: a model cannot be loaded.
+            CatalogError: the catalog cannot be opened; CatalogEmbedderMismatchError: its embedder differs.
+        """
+        from edge_bml.catalog.embedder_choice import open_embedder
+
+        self.options = options = options or LookOptions()
+        self._closers = []
+        try:
+            backend, precision, threads = options.choice("pose")
+            self.pose = PoseEstimator.create_from_options(
+                PoseOptions(
+                    backend=backend, precision=precision, threads=threads, mirror_average=options.mirror_average
+                )
+            )
+            self._closers.append(self.pose.close)
+            self.classifier = PoseClassifier(options.classifier)
+            backend, precision, threads = options.choice("detector")
+            self.detector = ArticleDetector(
+                select_variant("detector", backend=backend, precision=precision, threads=threads), threads=threads
+            )
+            self._closers.append(self.detector.close)
+            self.catalog = self.embedder = None
+            if options.catalog is not None:
+                self.catalog = Catalog(options.catalog)
+                self._closers.append(self.catalog.close)
+                _, _, threads = options.choice("embedder")
+                self.embedder = open_embedder(None, catalog=self.catalog.manifest, threads=threads)
+                self._closers.append(self.embedder.close)
+                self.catalog.check_embedder(self.embedder)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def models(self) -> dict[str, str]:
+        """The variant each stage runs."""
+        names = {
+            "pose_detection": self.pose.detector.manifest.name,
+            "pose_landmarks": self.pose.landmarker.manifest.name,
+            "detector": self.detector.manifest.name,
+        }
+        if self.embedder is not None:
+            names["embedder"] = self.embedder.manifest.name
+        return names
+
+    def __call__(
+        self, photo: str | Path | bytes | np.ndarray, *, file: str | None = None, timer: StageTimer | None = None
+    ) -> Look:
+        """The look of one photo: an RGB uint8 array, encoded image bytes, or a path.
+
+        Pass ``timer`` when the caller decoded the photo itself and timed that as ``decode``.
+
+        Raises:
+            ImageError: the photo cannot be decoded (or is too large).
+        """
+        timer = timer or StageTimer()
+        with timer.stage("decode"):
+            if isinstance(photo, np.ndarray):
+                image = photo
+            elif isinstance(photo, bytes):
+                image = decode_image(photo, name=file or "<upload>")
+            else:
+                image = read_image(photo)
+                file = file or str(photo)
+        pose = self.pose(image, timer=timer)
+        with timer.stage("pose_classify"):
+            decision = self.classifier(pose.main, pose.image_size)
+        person = pose.main
+        person_box = keypoints = None
+        if person is not None:
+            width, height = pose.image_size
+            person_box = np.clip(person.person_box, 0, [width, height, width, height]).astype(np.float32)
+            keypoints = np.hstack([person.keypoints[:, :2], person.visibility[:, None]])
+        look = dict(
+            shot=decision.shot,
+            facing=decision.facing,
+            reasons=decision.reasons,
+            file=file,
+            person_box=person_box,
+            keypoints=keypoints,
+        )
+        if decision.shot not in self.options.gate or person is None:
+            return Look(**look, articles=[], timings_ms=self._timings(timer), stopped=advice(decision))
+        with timer.stage("detect"):
+            found = self.detector(image, person.person_box)
+            order = np.argsort(-found.confidence)[: self.options.max_articles]
+            found = found[order]
+        articles = self._match(image, found, timer)
+        return Look(**look, articles=articles, timings_ms=self._timings(timer))
+
+    def _match(self, image: np.ndarray, found, timer: StageTimer) -> list[Article]:
+        crops, kept = [], []
+        for i, box in enumerate(found.xyxy):
+            crop = crop_article(image, box)
+            if crop is not None:
+                crops.append(crop)
+                kept.append(i)
+        labels = found.names
+        articles = {i: Article(labels[i], found.xyxy[i], float(found.confidence[i])) for i in range(len(found))}
+        if self.catalog is None or not crops:
+            return [articles[i] for i in range(len(found))]
+        with timer.stage("embed"):
+            vectors = self.embedder.embed(crops)
+        with timer.stage("search"):
+            for row, i in enumerate(kept):
+                category = articles[i].category
+                if category not in self.catalog.shards:
+                    note = f"the catalog has no {category} products"
+                    articles[i] = Article(category, found.xyxy[i], float(found.confidence[i]), note=note)
+                    continue
+                matches = self.catalog.search(vectors[row], category=category, k=self.options.top_k)
+                articles[i] = Article(category, found.xyxy[i], float(found.confidence[i]), matches)
+        return [articles[i] for i in range(len(found))]
+
+    @staticmethod
+    def _timings(timer: StageTimer) -> dict[str, float]:
+        measured = timer.as_dict()
+        return {stage: measured.get(stage, 0.0) for stage in STAGES}
+
+    def close(self) -> None:
+        """Release every model and the catalog."""
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except EdgeBmlError:
+                pass
+
+    def __enter__(self) -> LookPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,180 @@
+"""The HTTP API and kiosk page.
+
+POST /v1/look (multipart ``file`` or a raw image body) -> the look as JSON; GET /v1/catalog;
+GET /v1/products/{id}/image (catalog images only); GET /healthz; GET /metrics; GET / (kiosk page).
+Every bad request gets a 4xx with a message; a full work queue gets 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from edge_bml.errors import ImageError, ImageTooLargeError
+from edge_bml.image_io import sniff_format
+from edge_bml.pipeline import LookOptions, LookPipeline
+from edge_bml.server.metrics import ServerMetrics
+from edge_bml.server.pipeline_pool import PipelinePool, PoolFullError
+
+log = logging.getLogger("edge_bml.server")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Limits of one server. ``queue_size`` requests may wait beyond the ``workers`` running."""
+
+    workers: int = 1
+    queue_size: int = 4
+    max_upload_bytes: int = 16 * 1024 * 1024
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
+    """The image bytes of a multipart ``file``/``image`` field or of the raw body, and a name."""
+    body = await _read_body(request, limit)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return body, "<upload>"
+    request._body = body  # starlette parses the form from the body it has already read
+    form = await request.form(max_files=1, max_fields=8)
+    upload = form.get("file") or form.get("image")
+    if upload is None or isinstance(upload, str):
+        raise ValueError("the multipart body has no file field named 'file' or 'image'")
+    return await upload.read(), upload.filename or "<upload>"
+
+
+def create_app(look_options: LookOptions, server_options: ServerOptions | None = None) -> Starlette:
+    """The ASGI app; the models load once, when the app starts.
+
+    Raises (at start-up): ModelNotFoundError, CatalogError and the other model-loading errors.
+    """
+    server_options = server_options or ServerOptions()
+    metrics = ServerMetrics()
+    state: dict = {}
+    static = files("edge_bml.server") / "static"
+
+    @asynccontextmanager
+    async def lifespan(app):
+        state["pool"] = PipelinePool(
+            lambda: LookPipeline(look_options), workers=server_options.workers, queue_size=server_options.queue_size
+        )
+        catalog = state["pool"].any.catalog
+        state["products"] = {} if catalog is None else {row["id"]: row for row in catalog.products.values()}
+        try:
+            yield
+        finally:
+            state.pop("pool").close()
+
+    def counted(route: str, response: Response) -> Response:
+        metrics.requests.labels(route=route, status=str(response.status_code)).inc()
+        return response
+
+    async def look(request: Request) -> Response:
+        try:
+            data, name = await _upload(request, server_options.max_upload_bytes)
+        except _TooLarge:
+            return counted("look", _error(413, f"upload over {server_options.max_upload_bytes} bytes"))
+        except ClientDisconnect:
+            return counted("look", _error(400, "the client closed the connection"))
+        except Exception as error:  # malformed multipart bodies raise parser-specific errors
+            return counted("look", _error(400, f"malformed request body: {error}"))
+        if not data:
+            return counted("look", _error(422, "empty upload: send a JPEG, PNG, WebP or BMP photo"))
+        if sniff_format(data) is None:
+            return counted("look", _error(415, "not an image: send a JPEG, PNG, WebP or BMP photo"))
+        try:
+            result = await state["pool"].submit(lambda pipeline: pipeline(data, file=name))
+        except PoolFullError as error:
+            return counted("look", _error(503, f"{error}; retry in a second", **{"Retry-After": "1"}))
+        except ImageTooLargeError as error:
+            return counted("look", _error(413, str(error)))
+        except ImageError as error:
+            return counted("look", _error(422, str(error)))
+        except Exception:
+            log.exception("look failed")
+            return counted("look", _error(500, "internal error while processing the photo"))
+        metrics.observe_look(result.timings_ms)
+        return counted("look", JSONResponse(result.to_json()))
+
+    def catalog_info(request: Request) -> Response:
+        catalog = state["pool"].any.catalog
+        if catalog is None:
+            return counted("catalog", _error(404, "this server runs without a catalog"))
+        manifest = catalog.manifest
+        summary = {
+            "embedder": manifest.embedder_name,
+            "dims": manifest.dims,
+            "dtype": manifest.dtype,
+            "metric": manifest.metric,
+            "counts": manifest.counts,
+            "total": manifest.total,
+            "built_at": manifest.built_at,
+        }
+        return counted("catalog", JSONResponse(summary))
+
+    def product_image(request: Request) -> Response:
+        catalog = state["pool"].any.catalog
+        product_id = request.path_params["product_id"]
+        row = state["products"].get(product_id)
+        if row is None:
+            return counted("product_image", _error(404, f"no product {product_id!r}"))
+        root = Path(catalog.manifest.source.get("images_dir", "")).resolve()
+        path = (root / row.get("file", "")).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return counted("product_image", _error(404, f"no image for product {product_id!r}"))
+        return counted("product_image", FileResponse(path))
+
+    def healthz(request: Request) -> Response:
+        ready = "pool" in state
+        return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+
+    def metrics_text(request: Request) -> Response:
+        return Response(metrics.text(), media_type="text/plain; version=0.0.4")
+
+    def page(request: Request) -> Response:
+        return Response((static / "index.html").read_bytes(), media_type="text/html; charset=utf-8")
+
+    def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        kinds = {"kiosk.js": "text/javascript", "kiosk.css": "text/css"}
+        if name not in kinds:
+            return _error(404, "no such file")
+        return Response((static / name).read_bytes(), media_type=kinds[name])
+
+    routes = [
+        Route("/", page),
+        Route("/static/{name}", asset),
+        Route("/v1/look", look, methods=["POST"]),
+        Route("/v1/catalog", catalog_info),
+        Route("/v1/products/{product_id}/image", product_image),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics_text),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

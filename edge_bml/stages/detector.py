@@ -1,0 +1,183 @@
+"""Fashion-article detection on the person crop: YOLOv8-layout decoding, per-class thresholds and NMS.
+
+The model reads the person crop (``detector_crop``) and returns ``[1, 4 + C, N]``: box centre x, y,
+width, height in input pixels, then C class scores. Every (point, class) pair over that class's
+threshold is a candidate; per-class NMS keeps the best; boxes are mapped back to photo pixels.
+Users' own Ultralytics exports read the same way (``edge-bml-convert import yolo``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_bml.errors import InputSpecError, ManifestError
+from edge_bml.stages.detector_crop import CropBox, cut_crop, person_crop_box, whole_photo_crop_box
+from edge_bml.stages.model_stage import ModelStage
+
+MAX_CANDIDATES = 3000
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Detected articles: ``xyxy`` (K, 4) float32, ``confidence`` (K,), ``class_id`` (K,) and the label names.
+
+    Index with a mask, indices or a slice to get a subset: ``dets[dets.confidence > 0.5]``.
+    """
+
+    xyxy: np.ndarray
+    confidence: np.ndarray
+    class_id: np.ndarray
+    labels: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.confidence.shape[0])
+
+    def __getitem__(self, index) -> Detections:
+        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index], self.labels)
+
+    @property
+    def names(self) -> list[str]:
+        """The label of each detection."""
+        return [self.labels[i] if 0 <= i < len(self.labels) else str(i) for i in self.class_id.tolist()]
+
+    @classmethod
+    def empty(cls, labels: tuple[str, ...] = ()) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), labels)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices of the boxes greedy non-maximum suppression keeps, best score first."""
+    order = np.argsort(-scores, kind="stable")
+    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    keep = []
+    while order.size:
+        best, rest = order[0], order[1:]
+        keep.append(best)
+        x0 = np.maximum(boxes[best, 0], boxes[rest, 0])
+        y0 = np.maximum(boxes[best, 1], boxes[rest, 1])
+        x1 = np.minimum(boxes[best, 2], boxes[rest, 2])
+        y1 = np.minimum(boxes[best, 3], boxes[rest, 3])
+        inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+        iou = inter / np.maximum(areas[best] + areas[rest] - inter, 1e-9)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, np.int64)
+
+
+def batched_nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Per-class NMS: boxes of different classes never suppress each other."""
+    if boxes.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    offset = class_ids.astype(np.float32)[:, None] * (float(np.abs(boxes).max()) + 1.0) * 2.0
+    keep = nms(boxes + offset, scores, iou_threshold)
+    return keep
+
+
+def decode_yolo(
+    output: np.ndarray,
+    *,
+    class_thresholds: np.ndarray,
+    iou_threshold: float = 0.5,
+    max_detections: int = 100,
+    logits: bool = False,
+    labels: tuple[str, ...] = (),
+) -> Detections:
+    """Detections (input pixels) from one YOLOv8-layout output ``[1, 4 + C, N]`` (or ``[1, N, 4 + C]``).
+
+    Raises:
+        InputSpecError: the output's shape does not fit ``4 + len(class_thresholds)`` channels.
+    """
+    num_classes = len(class_thresholds)
+    raw = np.asarray(output, np.float32)
+    if raw.ndim == 3 and raw.shape[0] == 1:
+        raw = raw[0]
+    if raw.ndim != 2 or 4 + num_classes not in raw.shape:
+        raise InputSpecError(
+            f"detector output of shape {np.shape(output)} is not YOLO layout [1, 4 + {num_classes}, N]; "
+            "check the manifest's labels against the model"
+        )
+    if raw.shape[0] != 4 + num_classes:
+        raw = raw.T
+    scores = raw[4:].T
+    if logits:
+        scores = 1.0 / (1.0 + np.exp(-np.clip(scores, -60, 60)))
+    point, cls = np.nonzero(scores >= np.asarray(class_thresholds, np.float32)[None])
+    confidence = scores[point, cls]
+    if confidence.size > MAX_CANDIDATES:
+        top = np.argpartition(-confidence, MAX_CANDIDATES)[:MAX_CANDIDATES]
+        point, cls, confidence = point[top], cls[top], confidence[top]
+    cx, cy, w, h = raw[:4, point]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).astype(np.float32)
+    keep = batched_nms(boxes, confidence, cls, iou_threshold)[:max_detections]
+    return Detections(boxes[keep], confidence[keep].astype(np.float32), cls[keep].astype(np.int64), tuple(labels))
+
+
+class ArticleDetector(ModelStage):
+    """Finds fashion articles in the person crop of a photo; boxes come back in photo pixels."""
+
+    task = "detector"
+
+    def __init__(self, manifest, *, threads: int | None = None) -> None:
+        super().__init__(manifest, threads=threads)
+        decoder = manifest.decoder
+        self.labels = tuple(manifest.labels)
+        if not self.labels:
+            raise ManifestError(f"{manifest.name}: a detector manifest needs its class labels")
+        if "predictions" not in manifest.outputs:
+            raise ManifestError(f"{manifest.name}: outputs must name the 'predictions' tensor")
+        default = float(decoder.get("score_threshold", 0.25))
+        per_class = decoder.get("class_score_thresholds", {})
+        self.class_thresholds = np.array([float(per_class.get(label, default)) for label in self.labels], np.float32)
+        self.iou_threshold = float(decoder.get("iou_threshold", 0.5))
+        self.max_detections = int(decoder.get("max_detections", 100))
+        self.logits = decoder.get("score_activation", "none") == "sigmoid"
+        self.margin = float(decoder.get("person_crop_margin", 0.08))
+        spec = {s.name: s for s in self.model.backend.outputs}[manifest.outputs["predictions"]]
+        self._dequant = (spec.scale, spec.zero_point) if spec.scale is not None else None
+
+    def preprocess(self, image: np.ndarray, person_box=None) -> tuple[np.ndarray, CropBox]:
+        """The model input for the person crop (the whole photo when ``person_box`` is None)."""
+        spec = self.manifest.input
+        aspect = spec.width / spec.height
+        if person_box is None:
+            crop = whole_photo_crop_box(image.shape[1], image.shape[0], aspect=aspect)
+        else:
+            crop = person_crop_box(person_box, aspect=aspect, margin=self.margin)
+        return spec.normalize(cut_crop(image, crop, spec.width, spec.height)), crop
+
+    def postprocess(
+        self, outputs: dict[str, np.ndarray], crop: CropBox, image_size: tuple[int, int], *, thresholds: np.ndarray
+    ) -> Detections:
+        """Decode, then map boxes from input pixels to photo pixels, clipped to the photo."""
+        raw = outputs["predictions"]
+        if self._dequant is not None:
+            scale, zero_point = self._dequant
+            raw = (raw.astype(np.float32) - float(zero_point or 0)) * float(scale)
+        found = decode_yolo(
+            raw,
+            class_thresholds=thresholds,
+            iou_threshold=self.iou_threshold,
+            max_detections=self.max_detections,
+            logits=self.logits,
+            labels=self.labels,
+        )
+        spec = self.manifest.input
+        xyxy = crop.to_photo(found.xyxy, spec.width, spec.height)
+        width, height = image_size
+        xyxy = np.clip(xyxy, 0, np.array([width, height, width, height], np.float32))
+        return Detections(xyxy, found.confidence, found.class_id, self.labels)
+
+    def __call__(self, image: np.ndarray, person_box=None, *, score_threshold: float | None = None) -> Detections:
+        """Articles in an RGB uint8 photo, looked for in the crop around ``person_box`` (xyxy, photo pixels).
+
+        ``score_threshold`` replaces the manifest's per-class thresholds (evaluation uses a low one).
+
+        Raises:
+            ImageError: the image is not HxWx3; ValueError: the person box is empty.
+        """
+        tensor, crop = self.preprocess(image, person_box)
+        thresholds = (
+            self.class_thresholds if score_threshold is None else np.full_like(self.class_thresholds, score_threshold)
+        )
+        return self.postprocess(self.infer(tensor), crop, (image.shape[1], image.shape[0]), thresholds=thresholds)

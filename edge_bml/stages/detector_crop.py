@@ -1,0 +1,102 @@
+"""The person crop the article detector reads: one rule shared by training and the runtime.
+
+The person box is widened by a margin, then grown along its short side to the model's input
+aspect ratio, so the person fills the input without distortion; pixels outside the photo are
+filled with a constant. ``CropBox.to_photo`` maps model-input pixels back to photo pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge_bml.errors import ImageError
+
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """An axis-aligned region of the photo (may extend past its edges) at the input aspect ratio."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    def to_photo(self, xyxy: np.ndarray, input_width: int, input_height: int) -> np.ndarray:
+        """Map (N, 4) xyxy boxes in input pixels to photo pixels."""
+        scale = np.array([self.width / input_width, self.height / input_height] * 2, np.float32)
+        offset = np.array([self.x0, self.y0, self.x0, self.y0], np.float32)
+        return np.asarray(xyxy, np.float32) * scale + offset
+
+    def to_input(self, xyxy: np.ndarray, input_width: int, input_height: int) -> np.ndarray:
+        """Map (N, 4) xyxy boxes in photo pixels to input pixels."""
+        scale = np.array([input_width / self.width, input_height / self.height] * 2, np.float32)
+        offset = np.array([self.x0, self.y0, self.x0, self.y0], np.float32)
+        return (np.asarray(xyxy, np.float32) - offset) * scale
+
+
+def person_crop_box(person_box, *, aspect: float, margin: float = 0.08) -> CropBox:
+    """The crop around ``person_box`` (xyxy): ``margin`` of its height added on every side, then
+    grown to ``aspect`` (width / height).
+
+    Raises:
+        ValueError: the box is empty or not finite, or ``aspect``/``margin`` are out of range.
+    """
+    x0, y0, x1, y1 = (float(v) for v in person_box)
+    if not all(np.isfinite([x0, y0, x1, y1])) or x1 <= x0 or y1 <= y0:
+        raise ValueError(f"person box must be a finite xyxy box with x1 > x0 and y1 > y0, got {person_box}")
+    if aspect <= 0 or margin < 0:
+        raise ValueError(f"aspect must be > 0 and margin >= 0, got {aspect} and {margin}")
+    pad = margin * (y1 - y0)
+    width, height = x1 - x0 + 2 * pad, y1 - y0 + 2 * pad
+    if width / height < aspect:
+        width = height * aspect
+    else:
+        height = width / aspect
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return CropBox(cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
+
+
+def whole_photo_crop_box(width: int, height: int, *, aspect: float) -> CropBox:
+    """The whole photo, grown to ``aspect``: what the detector reads when no person was found."""
+    return person_crop_box((0, 0, width, height), aspect=aspect, margin=0.0)
+
+
+def cut_crop(image: np.ndarray, crop: CropBox, input_width: int, input_height: int) -> np.ndarray:
+    """Resample ``crop`` of an HxWx3 image to ``input_width`` x ``input_height``.
+
+    Raises:
+        ImageError: the image is not an HxWx3 array.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+        raise ImageError(f"expected an HxWx3 image, got an array of shape {image.shape}")
+    sx, sy = input_width / crop.width, input_height / crop.height
+    matrix = np.array([[sx, 0.0, -crop.x0 * sx], [0.0, sy, -crop.y0 * sy]], np.float64)
+    interpolation = cv2.INTER_AREA if min(sx, sy) < 0.7 else cv2.INTER_LINEAR
+    if interpolation == cv2.INTER_AREA:
+        # warpAffine has no area filter: shrink the photo first, then place it.
+        k = max(sx, sy) * 1.0
+        small = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        kx, ky = small.shape[1] / image.shape[1], small.shape[0] / image.shape[0]
+        matrix = np.array([[sx / kx, 0.0, -crop.x0 * sx], [0.0, sy / ky, -crop.y0 * sy]], np.float64)
+        image = small
+    return cv2.warpAffine(
+        image,
+        matrix,
+        (input_width, input_height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
+    )

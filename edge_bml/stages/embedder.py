@@ -1,0 +1,67 @@
+"""Article embedder stage: article crops in, L2-normalised vectors out (cosine = dot product)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edge_bml.errors import ImageError
+from edge_bml.geometry import letterbox
+from edge_bml.stages.model_stage import ModelStage
+
+
+class ArticleEmbedder(ModelStage):
+    """Embeds RGB article crops in batches with any ``embedder`` variant (ONNX, OpenVINO, LiteRT)."""
+
+    task = "embedder"
+
+    @property
+    def dims(self) -> int:
+        """Length of the output vectors."""
+        return int(self.manifest.decoder.get("dims") or self.model.backend.outputs[0].shape[-1])
+
+    @property
+    def max_batch(self) -> int | None:
+        """The model's fixed batch size, or None where the batch axis is dynamic."""
+        first = self.model.backend.inputs[0].shape[0]
+        return first if first > 0 else None
+
+    def preprocess(self, rgb: np.ndarray) -> np.ndarray:
+        """One HxWx3 uint8 RGB crop -> the model's input tensor (batch of one).
+
+        Raises:
+            ImageError: the crop is empty or not HxWx3.
+        """
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+            raise ImageError(f"an article crop must be a non-empty HxWx3 RGB image, got shape {rgb.shape}")
+        spec = self.manifest.input
+        pad = int(self.manifest.decoder.get("pad_value", 124))
+        boxed, _ = letterbox(np.ascontiguousarray(rgb, dtype=np.uint8), spec.width, spec.height, pad_value=pad)
+        return spec.normalize(boxed)
+
+    def embed(self, crops: Sequence[np.ndarray], *, batch_size: int = 16) -> np.ndarray:
+        """Vectors of ``crops`` as an ``(N, dims)`` float32 array, each row of unit length.
+
+        Raises:
+            ImageError: a crop is empty or not HxWx3.
+            InputSpecError: the model rejects the tensor.
+        """
+        if len(crops) == 0:
+            return np.zeros((0, self.dims), np.float32)
+        step = self.max_batch or max(1, batch_size)
+        out = []
+        for start in range(0, len(crops), step):
+            tensors = [self.preprocess(crop) for crop in crops[start : start + step]]
+            batch = np.concatenate(tensors)
+            if self.max_batch and len(batch) < self.max_batch:
+                fill = np.repeat(batch[-1:], self.max_batch - len(batch), axis=0)
+                out.append(self._vectors(np.concatenate([batch, fill]))[: len(tensors)])
+            else:
+                out.append(self._vectors(batch))
+        return np.concatenate(out)
+
+    def _vectors(self, batch: np.ndarray) -> np.ndarray:
+        raw = np.asarray(self.infer(batch)["embedding"], np.float32).reshape(len(batch), -1)
+        norms = np.linalg.norm(raw, axis=1, keepdims=True)
+        return raw / np.maximum(norms, 1e-12)

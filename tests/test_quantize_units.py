@@ -1,0 +1,78 @@
+"""The converters' small pieces: agreement measures, thresholds, selection of photos and float layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from converters.calibration import CalibrationError, list_images, spread
+from converters.quantized_output import KeepFloat
+from converters.report_markdown import speed_note
+from converters.validator import Thresholds, centred_cosine, pose_failures
+
+
+def test_centred_cosine_ignores_offsets_and_sees_sign():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=100)
+    assert centred_cosine(a, a + 5.0) == pytest.approx(1.0)
+    assert centred_cosine(a, -a) == pytest.approx(-1.0)
+    assert abs(centred_cosine(a, rng.normal(size=100))) < 0.3
+    assert centred_cosine(np.ones(4), np.ones(4)) == 1.0
+    assert centred_cosine(np.ones(4), np.zeros(4)) == 0.0
+
+
+def _figures(error, shot_same):
+    return {"landmark_error_mean_torso": error, "shot_same_fraction": shot_same}
+
+
+def test_pose_failures_name_each_broken_threshold():
+    limits = Thresholds(max_landmark_error=0.02, max_shot_change=0.02)
+    assert pose_failures(_figures(0.015, 0.99), limits) == []
+    (message,) = pose_failures(_figures(0.025, 1.0), limits)
+    assert "2.50% of torso length" in message
+    collapsed = pose_failures(_figures(None, 0.0), limits)
+    assert "finds nobody" in collapsed[0] and "100.0% of photos" in collapsed[1]
+
+
+def test_speed_note_says_when_int8_is_not_faster():
+    assert speed_note(20.0, 10.0) == "2.00x faster"
+    assert speed_note(20.0, 25.0) == "INT8 not faster here (0.80x)"
+    assert speed_note(None, 10.0) == "-"
+
+
+def test_keep_float_by_size():
+    keep = KeepFloat(max_size=8)
+    assert keep.small(8, 8) and keep.small(4, 4) and keep.small(1, 1)
+    assert not keep.small(16, 16) and not keep.small(64, 2)
+    assert not KeepFloat().small(1, 1)
+
+
+def test_spread_and_list_images(tmp_path):
+    assert spread(list(range(10)), 3) == [0, 4, 9]
+    assert spread(list(range(3)), 10) == [0, 1, 2]
+    with pytest.raises(CalibrationError):
+        list_images(tmp_path)
+    (tmp_path / "b.jpg").write_bytes(b"x")
+    (tmp_path / "a.png").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in list_images(tmp_path)] == ["a.png", "b.jpg"]
+    with pytest.raises(CalibrationError, match="no folder"):
+        list_images(tmp_path / "missing")
+
+
+def test_a_failed_pose_pipeline_fails_both_models_and_a_passed_one_clears_it():
+    from converters.pose_check import _with_pipeline_verdict
+
+    figures = {
+        "photos": 159,
+        "landmark_error_mean_torso": 0.031,
+        "shot_same_fraction": 0.99,
+        "passed": False,
+        "thresholds": {"max_landmark_error": 0.03, "min_shot_same": 0.98},
+    }
+    failed = _with_pipeline_verdict({"passed": True, "failures": []}, figures)
+    assert failed["passed"] is False and "3.10% of torso" in failed["failures"][0]
+    cleared = _with_pipeline_verdict(failed, {**figures, "passed": True})
+    assert cleared["passed"] is True and cleared["failures"] == []
+    own = _with_pipeline_verdict({"passed": False, "failures": ["shot class changes"]}, {**figures, "passed": True})
+    assert own["passed"] is False and own["failures"] == ["shot class changes"]

@@ -1,0 +1,216 @@
+"""The HTTP server on loopback: the API, bounded load, malformed input, and the kiosk page in Chromium."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+httpx = pytest.importorskip("httpx")
+uvicorn = pytest.importorskip("uvicorn")
+
+from edge_bml.pipeline import LookOptions  # noqa: E402
+from edge_bml.server.app import ServerOptions, create_app  # noqa: E402
+from tests.look_fixtures import build_small_catalog  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Server:
+    """uvicorn in a thread on a free loopback port; stops when the test module ends."""
+
+    def __init__(self, app) -> None:
+        self.port = _free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def catalog(data_dir, tmp_path_factory):
+    return build_small_catalog(data_dir, tmp_path_factory.mktemp("catalog") / "small")
+
+
+@pytest.fixture(scope="module")
+def server(catalog):
+    app = create_app(
+        LookOptions(catalog=catalog, threads=1), ServerOptions(workers=1, queue_size=2, max_upload_bytes=8_000_000)
+    )
+    with _Server(app) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def photo(ccp_val) -> bytes:
+    return ccp_val[0]["path"].read_bytes()
+
+
+def test_look_returns_articles_with_matches_and_every_timing(server, photo):
+    response = httpx.post(f"{server.url}/v1/look", files={"file": ("look.jpg", photo, "image/jpeg")}, timeout=60)
+    assert response.status_code == 200, response.text
+    look = response.json()
+    assert look["shot"] == "full_shot" and look["stopped"] is None
+    assert look["articles"], "a CCP full shot should have articles"
+    matched = [a for a in look["articles"] if a["matches"]]
+    assert matched
+    assert {"id", "score", "category", "title", "file"} <= set(matched[0]["matches"][0])
+    assert all(m["category"] == a["category"] for a in matched for m in a["matches"])
+    stages = ["decode", "pose_detect", "pose_landmarks", "pose_classify", "detect", "embed", "search", "total"]
+    assert list(look["timings_ms"]) == stages
+    raw = httpx.post(f"{server.url}/v1/look", content=photo, headers={"content-type": "image/jpeg"}, timeout=60)
+    assert raw.status_code == 200 and raw.json()["articles"]
+
+
+def test_catalog_products_health_and_metrics(server, photo):
+    info = httpx.get(f"{server.url}/v1/catalog").json()
+    assert info["total"] == sum(info["counts"].values()) > 0
+    look = httpx.post(f"{server.url}/v1/look", content=photo, timeout=60).json()
+    product = next(m for a in look["articles"] for m in a["matches"])
+    image = httpx.get(f"{server.url}/v1/products/{product['id']}/image")
+    assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
+    for bad in ("no-such-id", "..%2F..%2Fitems.csv", "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd"):
+        assert httpx.get(f"{server.url}/v1/products/{bad}/image").status_code == 404
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'edge_bml_requests_total{route="look",status="200"}' in metrics
+    assert 'edge_bml_stage_seconds_bucket{le="0.5",stage="pose_detect"}' in metrics
+
+
+def _png_header_bomb() -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", 7100, 7100, 8, 0, 0, 0, 0)  # 50 megapixels
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 7101 * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _real_50mp_png() -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(".png", np.zeros((7100, 7100), np.uint8))
+    return data.tobytes()
+
+
+def test_malformed_inputs_get_4xx_and_the_server_keeps_serving(server, photo):
+    cases = {
+        "truncated jpeg": (photo[: len(photo) // 2], 422),
+        "zero bytes": (b"", 422),
+        "text file": (b"hello, this is not a photo\n" * 20, 415),
+        "50 MP png header": (_png_header_bomb(), 413),
+        "50 MP png": (_real_50mp_png(), 413),
+        "too big upload": (b"\xff\xd8\xff" + b"\0" * 9_000_000, 413),
+    }
+    for name, (body, status) in cases.items():
+        response = httpx.post(f"{server.url}/v1/look", content=body, timeout=60)
+        assert response.status_code == status, f"{name}: {response.status_code} {response.text[:200]}"
+        assert response.json()["error"], name
+    boundary = "XyZ"
+    broken = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\nabc'
+    response = httpx.post(
+        f"{server.url}/v1/look",
+        content=broken.encode(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        timeout=60,
+    )
+    assert 400 <= response.status_code < 500, response.text
+    no_file = httpx.post(f"{server.url}/v1/look", files={"note": (None, "no file here")}, timeout=60)
+    assert no_file.status_code == 400 and "no file field" in no_file.json()["error"]
+    form = httpx.post(f"{server.url}/v1/look", data={"note": "a form, not a photo"}, timeout=60)
+    assert form.status_code == 415
+    assert httpx.post(f"{server.url}/v1/look", content=photo, timeout=60).status_code == 200
+
+
+def test_bounded_load_has_no_5xx_but_deliberate_503s(server, photo):
+    total, concurrency = 200, 4
+    statuses, latencies = [], []
+    deadline = time.monotonic() + 240
+
+    def one(_):
+        if time.monotonic() > deadline:
+            return None, 0.0
+        start = time.perf_counter()
+        response = httpx.post(f"{server.url}/v1/look", content=photo, timeout=60)
+        return response.status_code, time.perf_counter() - start
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        for status, seconds in pool.map(one, range(total)):
+            if status is not None:
+                statuses.append(status)
+                latencies.append(seconds)
+    served = [s for s in statuses if s == 200]
+    assert len(statuses) >= 20, "too few requests finished in the time limit"
+    assert set(statuses) <= {200, 503}, f"unexpected statuses {sorted(set(statuses))}"
+    assert served, "no request was served"
+    ok_latency = [t for s, t in zip(statuses, latencies) if s == 200]
+    print(
+        f"load: {len(statuses)} requests, {len(served)} served, {statuses.count(503)} refused with 503; "
+        f"p50 {np.percentile(ok_latency, 50) * 1000:.0f} ms, p95 {np.percentile(ok_latency, 95) * 1000:.0f} ms"
+    )
+    refused = httpx.post(f"{server.url}/v1/look", content=photo, timeout=60)
+    assert refused.status_code in (200, 503)
+
+
+def test_kiosk_page_in_chromium(server, ccp_val, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+    ]
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(server.url + "/")
+        page.set_input_files("#file", str(ccp_val[0]["path"]))
+        page.wait_for_selector("body[data-state=done]", timeout=90_000)
+        assert page.locator(".article").count() >= 1
+        assert page.locator(".card img").count() >= 1
+        page.wait_for_function("[...document.querySelectorAll('.card img')].some(i => i.naturalWidth > 0)")
+        drawn = page.evaluate("document.getElementById('photo').width")
+        assert drawn > 0
+        assert "ms" in page.inner_text("#timings")
+        page.screenshot(path=str(tmp_path / "kiosk.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "kiosk.png").stat().st_size > 10_000
