@@ -111,3 +111,16 @@ def test_evaluate_scores_the_look(catalog, ccp_val):
     assert set(result["latency_ms"]) == set(STAGES)
     with pytest.raises(ValueError, match="annotations"):
         edge_bml.evaluate([images[0]["path"]], [], catalog=catalog)
+
+
+def test_per_stage_choices_from_the_command_line(catalog, ccp_val, capsys):
+    photo = str(ccp_val[0]["path"])
+    args = ["look", photo, "--catalog", str(catalog), "--stage", "pose=litert:fp32:1", "--precision", "auto"]
+    assert main(args) == 0
+    assert "pose_detection blazepose_detection_fp32_tflite" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        main(["look", photo, "--stage", "pose=cuda"])
+    assert stopped.value.code == 2
+    assert "unknown backend or precision" in capsys.readouterr().err
+    assert main(["look", photo, "--stage", "detector=openvino:int8"]) == 2
+    assert "no detector model for backend=openvino precision=int8" in capsys.readouterr().err

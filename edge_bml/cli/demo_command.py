@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         backend="auto",
         precision="auto",
         threads=args.threads,
+        stage=[],
         any_shot=False,
         json=False,
         draw=None,

@@ -11,7 +11,7 @@ from edge_bml.backends import BACKEND_NAMES
 from edge_bml.errors import ImageError
 from edge_bml.image_io import read_image
 from edge_bml.look import Look
-from edge_bml.pipeline import STAGES, LookOptions, LookPipeline
+from edge_bml.pipeline import STAGES, LookOptions, LookPipeline, StageChoice
 from edge_bml.timing import StageTimer
 
 
@@ -33,6 +33,34 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
     parser.add_argument("--threads", type=int, default=None, help="inference threads per model")
     parser.add_argument("--any-shot", action="store_true", help="also look at photos that are not full shots")
+    parser.add_argument(
+        "--stage",
+        action="append",
+        default=[],
+        type=lambda text: parse_stage(text),
+        metavar="NAME=BACKEND[:PRECISION[:THREADS]]",
+        help="override one stage (pose, detector, embedder), e.g. --stage pose=litert:fp32:1; repeatable",
+    )
+
+
+def parse_stage(text: str) -> tuple[str, StageChoice]:
+    """``pose=litert:fp32:2`` -> ("pose", StageChoice("litert", "fp32", 2)); empty parts keep the global choice.
+
+    Raises:
+        argparse.ArgumentTypeError: an unknown stage, backend or precision, or bad threads.
+    """
+    name, _, spec = text.partition("=")
+    if name not in ("pose", "detector", "embedder") or not spec:
+        raise argparse.ArgumentTypeError(
+            f"--stage {text!r}: expected pose|detector|embedder=BACKEND[:PRECISION[:THREADS]]"
+        )
+    parts = (spec.split(":") + ["", "", ""])[:3]
+    backend, precision, threads = (p or None for p in parts)
+    if backend not in (None, "auto") + BACKEND_NAMES or precision not in (None, "auto", "fp32", "fp16", "int8"):
+        raise argparse.ArgumentTypeError(f"--stage {text!r}: unknown backend or precision")
+    if threads is not None and (not threads.isdigit() or int(threads) < 1):
+        raise argparse.ArgumentTypeError(f"--stage {text!r}: threads must be a positive integer")
+    return name, StageChoice(backend, precision, int(threads) if threads else None)
 
 
 def options_from_args(args: argparse.Namespace) -> LookOptions:
@@ -44,6 +72,7 @@ def options_from_args(args: argparse.Namespace) -> LookOptions:
         precision=args.precision,
         threads=args.threads,
         gate=gate,
+        stages=dict(getattr(args, "stage", [])),
     )
 
 

@@ -17,6 +17,7 @@ from edge_bml.evaluation.detection_ap import DetectionEvaluator, iou_matrix
 from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD
 from edge_bml.image_io import read_image
 from edge_bml.pipeline import STAGES, LookPipeline, crop_article
+from edge_bml.timing import StageTimer
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -41,8 +42,10 @@ def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict],
     for n, (image, annotation) in enumerate(zip(images, annotations), 1):
         if progress:
             progress(n, len(images))
-        rgb = read_image(image) if isinstance(image, (str, Path)) else image
-        look = pipeline(rgb)
+        timer = StageTimer()
+        with timer.stage("decode"):
+            rgb = read_image(image) if isinstance(image, (str, Path)) else image
+        look = pipeline(rgb, timer=timer)
         for stage in STAGES:
             timings[stage].append(look.timings_ms.get(stage, 0.0))
         objects = [o for o in annotation.get("objects", []) if o["category"] in index]
