@@ -24,6 +24,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             versions[package] = None
     machine_info["edge_bml_versions"] = versions
     machine_info["cores"] = os.cpu_count()
+    machine_info["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
 
 
 @pytest.fixture(scope="session")
