@@ -122,5 +122,5 @@ def test_per_stage_choices_from_the_command_line(catalog, ccp_val, capsys):
         main(["look", photo, "--stage", "pose=cuda"])
     assert stopped.value.code == 2
     assert "unknown backend or precision" in capsys.readouterr().err
-    assert main(["look", photo, "--stage", "detector=openvino:int8"]) == 2
-    assert "no detector model for backend=openvino precision=int8" in capsys.readouterr().err
+    assert main(["look", photo, "--stage", "detector=litert:int8"]) == 2
+    assert "no detector model for backend=litert precision=int8" in capsys.readouterr().err
