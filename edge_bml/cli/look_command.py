@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES
-from edge_bml.errors import ImageError
-from edge_bml.image_io import read_image
+from edge_bml.cli.photo_reader import PhotoReader
 from edge_bml.look import Look
 from edge_bml.pipeline import STAGES, LookOptions, LookPipeline, StageChoice
-from edge_bml.timing import StageTimer
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -95,21 +92,13 @@ def run(args: argparse.Namespace) -> int:
     from edge_bml.drawing import draw_look, write_png
     from edge_bml.look_html import look_section, write_look_html
 
-    failures = 0
     sections = []
     with LookPipeline(options_from_args(args)) as pipeline:
         if not args.json:
             print("models: " + ", ".join(f"{k} {v}" for k, v in pipeline.models.items()))
         categories = pipeline.detector.labels
-        for photo in args.photos:
-            timer = StageTimer()
-            try:
-                with timer.stage("decode"):
-                    image = read_image(photo)
-            except ImageError as error:
-                failures += 1
-                print(f"edge-bml look: {error}", file=sys.stderr)
-                continue
+        photos = PhotoReader(args.photos, command="edge-bml look")
+        for photo, image, timer in photos:
             look = pipeline(image, file=str(photo), timer=timer)
             if args.json:
                 print(json.dumps(look.to_json()), flush=True)
@@ -127,4 +116,4 @@ def run(args: argparse.Namespace) -> int:
         write_look_html(args.html, sections)
         if not args.json:
             print(f"wrote {args.html}")
-    return 1 if failures else 0
+    return 1 if photos.failures else 0

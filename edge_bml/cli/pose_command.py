@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES
+from edge_bml.cli.photo_reader import PhotoReader
 from edge_bml.drawing import draw_pose, write_png
-from edge_bml.errors import ImageError
-from edge_bml.image_io import read_image
 from edge_bml.stages.pose import PoseEstimator, PoseOptions, PoseResult
 from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier
-from edge_bml.timing import StageTimer
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -72,21 +69,13 @@ def run(args: argparse.Namespace) -> int:
         mirror_average=not getattr(args, "no_mirror_average", False),
     )
     classifier = PoseClassifier()
-    failures = 0
     with PoseEstimator.create_from_options(options) as estimator:
         if not args.json:
             names = f"{estimator.detector.manifest.name} + {estimator.landmarker.manifest.name}"
             print(f"models: {names}")
             print(f"{'photo':<28} {'shot':<11} {'facing':<7} {'detect':>8} {'landmk':>8} {'total':>8}  why")
-        for photo in args.photos:
-            timer = StageTimer()
-            try:
-                with timer.stage("decode"):
-                    image = read_image(photo)
-            except ImageError as error:
-                failures += 1
-                print(f"edge-bml pose: {error}", file=sys.stderr)
-                continue
+        photos = PhotoReader(args.photos, command="edge-bml pose")
+        for photo, image, timer in photos:
             result = estimator(image, timer=timer)
             with timer.stage("pose_classify"):
                 decision = classifier(result.main, result.image_size)
@@ -102,4 +91,4 @@ def run(args: argparse.Namespace) -> int:
                     f"{timings['pose_detect']:>6.1f}ms {timings['pose_landmarks']:>6.1f}ms "
                     f"{timings['total']:>6.1f}ms  {why}"
                 )
-    return 1 if failures else 0
+    return 1 if photos.failures else 0
