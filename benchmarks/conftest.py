@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from edge_bml.data_paths import data_dir as find_data_dir
 from edge_bml.image_io import read_image
+from tests import conftest as test_fixtures
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -27,12 +26,8 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
 
 
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    found = find_data_dir(required=False)
-    if found is None:
-        pytest.skip("data set not found: EDGE_BML_DATA is unset and ../shared/data is absent")
-    return found
+# The tests' fixture: the data folder, skipping with a stated reason where it is absent.
+data_dir = test_fixtures.data_dir
 
 
 @pytest.fixture(scope="session")

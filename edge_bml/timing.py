@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
+
 
 class StageTimer:
     """Collects the wall time of named stages; a stage timed twice adds up."""
@@ -33,3 +35,10 @@ class StageTimer:
         if total:
             result["total"] = (time.perf_counter_ns() - self._start) / 1e6
         return result
+
+
+def latency_percentiles(values: list[float]) -> dict[str, float]:
+    """p50 and p95 of millisecond timings, rounded to 0.01 ms (zeros for no values)."""
+    if not values:
+        return {"p50": 0.0, "p95": 0.0}
+    return {"p50": round(float(np.percentile(values, 50)), 2), "p95": round(float(np.percentile(values, 95)), 2)}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from converters.blazepose_spec import DETECTION
 from edge_bml.evaluation.pose_eval import mirrored_landmark_agreement
 from edge_bml.geometry import RotatedRect
 from edge_bml.image_io import read_image
@@ -53,19 +54,7 @@ def val_runs(estimator, ccp_val):
 
 
 def test_anchor_layout_matches_the_model():
-    options = {
-        "num_layers": 5,
-        "min_scale": 0.1484375,
-        "max_scale": 0.75,
-        "input_size_width": 224,
-        "input_size_height": 224,
-        "anchor_offset_x": 0.5,
-        "anchor_offset_y": 0.5,
-        "strides": [8, 16, 32, 32, 32],
-        "aspect_ratios": [1.0],
-        "fixed_anchor_size": True,
-        "interpolated_scale_aspect_ratio": 1.0,
-    }
+    options = DETECTION["decoder"]["anchors"]
     anchors = generate_anchors(options)
     assert anchors.shape == (28 * 28 * 2 + 14 * 14 * 2 + 7 * 7 * 6, 4)
     np.testing.assert_allclose(anchors[0], [0.5 / 28, 0.5 / 28, 1, 1])

@@ -17,13 +17,7 @@ from edge_bml.evaluation.detection_ap import DetectionEvaluator, iou_matrix
 from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD
 from edge_bml.image_io import read_image
 from edge_bml.pipeline import STAGES, LookPipeline, crop_article
-from edge_bml.timing import StageTimer
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50": 0.0, "p95": 0.0}
-    return {"p50": round(float(np.percentile(values, 50)), 2), "p95": round(float(np.percentile(values, 95)), 2)}
+from edge_bml.timing import StageTimer, latency_percentiles
 
 
 def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict], *, progress=None) -> dict:
@@ -71,7 +65,7 @@ def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict],
         "category_precision_at_5_per_category": per_category,
         "articles_scored": len(every),
         "gated_share": round(gated / max(len(images), 1), 4),
-        "latency_ms": {stage: _percentiles(values) for stage, values in timings.items()},
+        "latency_ms": {stage: latency_percentiles(values) for stage, values in timings.items()},
     }
 
 

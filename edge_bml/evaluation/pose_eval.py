@@ -15,7 +15,7 @@ import numpy as np
 from edge_bml.image_io import read_image
 from edge_bml.stages.pose import MIRROR_INDEX, PersonPose, PoseEstimator
 from edge_bml.stages.pose_classifier import PoseClassifier
-from edge_bml.timing import StageTimer
+from edge_bml.timing import StageTimer, latency_percentiles
 
 MIRRORED_FACING = {"left": "right", "right": "left", "front": "front", "back": "back"}
 
@@ -47,10 +47,6 @@ class PoseReport:
     garments_no_person: float | None = None
     facing_counts: dict[str, int] = field(default_factory=dict)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    return {"p50": round(float(np.percentile(values, 50)), 2), "p95": round(float(np.percentile(values, 95)), 2)}
 
 
 def evaluate_pose(
@@ -100,5 +96,5 @@ def evaluate_pose(
         garments=len(garments),
         garments_no_person=float(np.mean(no_person)) if no_person else None,
         facing_counts=facing_counts,
-        latency_ms={stage: _percentiles(values) for stage, values in timings.items()},
+        latency_ms={stage: latency_percentiles(values) for stage, values in timings.items()},
     )
