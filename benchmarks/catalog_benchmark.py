@@ -58,6 +58,22 @@ def latency_stats(seconds: list[float]) -> dict[str, float]:
     return {"p50_ms": round(float(np.percentile(ms, 50)), 4), "p99_ms": round(float(np.percentile(ms, 99)), 4)}
 
 
+def exact_top_k(matrix: np.ndarray, queries: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Row indices of each query's ``K`` best inner products over ``matrix``, best first (exact float)."""
+    out = []
+    for start in range(0, len(queries), batch):
+        scores = queries[start : start + batch] @ matrix.T
+        top = np.argpartition(-scores, K, axis=1)[:, :K]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+        out.append(np.take_along_axis(top, order, axis=1))
+    return np.concatenate(out)
+
+
+def say(message: str) -> None:
+    """Progress on stderr (stdout carries the JSON)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def recall(found: np.ndarray, exact: np.ndarray) -> float:
     return round(float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found.tolist(), exact.tolist())])), 4)
 
@@ -146,33 +162,36 @@ def _run_child(engine: str, workdir: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def synthetic(n: int, dims: int, workdir: Path) -> dict:
+def synthetic(n: int, dims: int, workdir: Path, *, build_threads: int = 2) -> dict:
     """Build every engine's index over the same clustered vectors, then measure each in a subprocess."""
     import faiss
 
     from edge_bml.catalog.shards import new_index
     from edge_bml.catalog.vectors import to_stored
 
-    faiss.omp_set_num_threads(1)
+    faiss.omp_set_num_threads(build_threads)
+    say(f"{n:,} clustered {dims}-d vectors")
     vectors = clustered(n, dims, seed=0)
     rng = np.random.default_rng(1)
     picks = rng.choice(n, size=QUERIES, replace=False)
     queries = vectors[picks] + rng.normal(scale=0.2 / np.sqrt(dims), size=(QUERIES, dims)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    exact = np.stack([np.argsort(-(vectors @ q))[:K] for q in queries])
+    exact = exact_top_k(vectors, queries)
     np.save(workdir / "vectors.npy", vectors)
     np.save(workdir / "queries.npy", queries)
     np.save(workdir / "exact.npy", exact)
     builds = {}
+    say(f"building USearch i8 HNSW ({build_threads} threads)")
     t = time.perf_counter()
     index = new_index(dims, "i8")
-    index.add(np.arange(n, dtype=np.uint64), to_stored(vectors, "i8"), threads=1)
+    index.add(np.arange(n, dtype=np.uint64), to_stored(vectors, "i8"), threads=build_threads)
     index.save(str(workdir / "usearch.usearch"))
     builds["usearch_i8_hnsw"] = {
         "build_s": round(time.perf_counter() - t, 1),
         "size_mb": round(size_mb(workdir / "usearch.usearch"), 1),
     }
     del index
+    say("building FAISS flat")
     t = time.perf_counter()
     flat = faiss.IndexFlatIP(dims)
     flat.add(vectors)
@@ -182,6 +201,7 @@ def synthetic(n: int, dims: int, workdir: Path) -> dict:
         "size_mb": round(size_mb(workdir / "faiss_flat.faiss"), 1),
     }
     del flat
+    say(f"building FAISS HNSW ({build_threads} threads)")
     t = time.perf_counter()
     hnsw = faiss.IndexHNSWFlat(dims, 16, faiss.METRIC_INNER_PRODUCT)
     hnsw.hnsw.efConstruction = 128
@@ -196,8 +216,16 @@ def synthetic(n: int, dims: int, workdir: Path) -> dict:
     builds["usearch_i8_exact"] = builds["usearch_i8_hnsw"]
     results = []
     for engine in ("usearch_i8_hnsw", "usearch_i8_exact", "numpy_exact", "faiss_flat", "faiss_hnsw"):
+        say(f"measuring {engine} (1 thread, {QUERIES} queries)")
         results.append({**_run_child(engine, workdir), **builds[engine]})
-    return {"kind": "synthetic-clustered", "vectors": n, "dims": dims, "threads": 1, "engines": results}
+    return {
+        "kind": "synthetic-clustered",
+        "vectors": n,
+        "dims": dims,
+        "threads": 1,
+        "build_threads": build_threads,
+        "engines": results,
+    }
 
 
 def real(catalog: Path, workdir: Path) -> dict:
@@ -219,7 +247,7 @@ def real(catalog: Path, workdir: Path) -> dict:
         np.float32
     )
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    exact = np.stack([keys_all[np.argsort(-(matrix @ q))[:K]] for q in queries])
+    exact = keys_all[exact_top_k(matrix, queries)]
     np.save(workdir / "queries.npy", queries)
     np.save(workdir / "exact.npy", exact)
     (workdir / "meta.json").write_text(json.dumps({"catalog": str(catalog)}))
@@ -246,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("synthetic")
     s.add_argument("--vectors", type=int, default=1_000_000)
     s.add_argument("--dims", type=int, default=256)
+    s.add_argument("--build-threads", type=int, default=2, help="threads for index builds (queries use 1)")
     s.add_argument("--out", type=Path)
     c = sub.add_parser("child")
     c.add_argument("engine")
@@ -255,8 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_child(args.engine, args.workdir)))
         return 0
     with tempfile.TemporaryDirectory(prefix="edge_bml_bench_") as tmp:
-        result = real(args.catalog, Path(tmp)) if args.mode == "real" else synthetic(args.vectors, args.dims, Path(tmp))
+        result = (
+            real(args.catalog, Path(tmp))
+            if args.mode == "real"
+            else synthetic(args.vectors, args.dims, Path(tmp), build_threads=args.build_threads)
+        )
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    result["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -12,6 +12,7 @@ says. All ways use the runtime's own ``edge_bml.geometry`` and ``InputSpec.norma
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -69,6 +70,27 @@ def ccp_val_images(*, count: int | None = None, root: Path | None = None) -> lis
     annotations = json.loads((root / "ccp" / "annotations.json").read_text())
     photos = [root / "ccp" / image["file"] for image in annotations["images"] if image["split"] == "val"]
     return spread(sorted(photos), count)
+
+
+def embedder_holdout_images(
+    manifest: ModelManifest, *, count: int | None = None, root: Path | None = None
+) -> list[Path]:
+    """The catalog photos the embedder never trained on (its ``holdout_ids.json``): its held-apart set.
+
+    Raises:
+        CalibrationError: the manifest names no holdout file, or none of its ids is in the clothing catalog.
+    """
+    holdout = (manifest.source.get("training") or {}).get("holdout") or {}
+    path = manifest.directory / holdout.get("file", "holdout_ids.json")
+    if not path.is_file():
+        raise CalibrationError(f"{manifest.name} lists no held-out catalog items ({path}); pass --val-dir")
+    ids = set(json.loads(path.read_text())["ids"])
+    catalog = (root or data_dir()) / "clothing"
+    with open(catalog / "items.csv", newline="") as handle:
+        photos = sorted(catalog / row["file"] for row in csv.DictReader(handle) if row["id"] in ids)
+    if not photos:
+        raise CalibrationError(f"none of {manifest.name}'s {len(ids)} held-out ids is in {catalog / 'items.csv'}")
+    return spread(photos, count)
 
 
 def resize_input(manifest: ModelManifest, image: np.ndarray) -> np.ndarray:
@@ -172,14 +194,15 @@ def calibration_tensors(
     """Calibration inputs for ``manifest``'s task from the photos in ``directory``; returns (inputs, photos used).
 
     Raises:
-        CalibrationError: no photos, a photo is also in ``exclude`` (the held-apart set), or no photo yields an input.
+        CalibrationError: no photos, every photo is in ``exclude`` (the held-apart set, never calibrated
+        on: the ``count`` photos are spread over the others), or no photo yields an input.
     """
-    photos = list_images(directory, count=count)
     held_apart = {Path(p).resolve() for p in exclude}
-    overlap = [p for p in photos if p.resolve() in held_apart]
-    if overlap:
+    candidates = list_images(directory)
+    photos = spread([p for p in candidates if p.resolve() not in held_apart], count)
+    if not photos:
         raise CalibrationError(
-            f"{len(overlap)} calibration photos are also in the held-apart validation set (e.g. {overlap[0]}); "
+            f"all {len(candidates)} photos in {directory} are in the held-apart validation set; "
             "calibrate on other photos (CCP tagged/)"
         )
     with TaskInputs(manifest, detector_manifest=detector_manifest) as inputs:

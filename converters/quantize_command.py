@@ -38,7 +38,11 @@ def add_quantize_parser(commands) -> None:
     parser.add_argument("--out", required=True, type=Path, help="the new variant's folder, e.g. quantized_models/NAME")
     parser.add_argument("--force", action="store_true", help="write the model even when validation fails")
     parser.add_argument("--manifest", type=Path, help="folder of the source's manifest (default: beside SOURCE)")
-    parser.add_argument("--val-dir", type=Path, help="held-apart photos (default: the CCP val photos)")
+    parser.add_argument(
+        "--val-dir",
+        type=Path,
+        help="held-apart photos (default: CCP val; for an embedder, the catalog items it never trained on)",
+    )
     parser.add_argument("--val-count", type=int, help="use this many held-apart photos (default: all)")
     parser.add_argument("--latency-runs", type=int, default=30, help="timed runs per model and thread count")
     defaults = Thresholds()

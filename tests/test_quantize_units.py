@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from converters.calibration import CalibrationError, list_images, spread
+from converters.calibration import (
+    CalibrationError,
+    calibration_tensors,
+    embedder_holdout_images,
+    list_images,
+    spread,
+)
 from converters.quantized_output import KeepFloat
 from converters.report_markdown import speed_note
 from converters.validator import Thresholds, centred_cosine, detector_failures, pose_failures
+from edge_bml.manifest import load_manifest
 
 
 def test_centred_cosine_ignores_offsets_and_sees_sign():
@@ -84,3 +95,26 @@ def test_a_failed_pose_pipeline_fails_both_models_and_a_passed_one_clears_it():
     assert cleared["passed"] is True and cleared["failures"] == []
     own = _with_pipeline_verdict({"passed": False, "failures": ["shot class changes"]}, {**figures, "passed": True})
     assert own["passed"] is False and own["failures"] == ["shot class changes"]
+
+
+def test_embedder_held_apart_set_is_its_held_out_catalog_items(data_dir):
+    manifest = load_manifest(Path(__file__).parents[1] / "quantized_models" / "embedder_triplet_fp32_onnx")
+    held_out = set(json.loads((manifest.directory / "holdout_ids.json").read_text())["ids"])
+    photos = embedder_holdout_images(manifest, root=data_dir)
+    assert len(photos) == len(held_out) == 500
+    assert {p.stem for p in photos} == held_out  # the clothing catalog names each image by its id
+    assert all(p.is_file() for p in photos)
+    assert len(embedder_holdout_images(manifest, count=20, root=data_dir)) == 20
+
+
+def test_calibration_never_takes_a_held_apart_photo(data_dir, tmp_path):
+    manifest = load_manifest(Path(__file__).parents[1] / "quantized_models" / "embedder_triplet_fp32_onnx")
+    photos = sorted((data_dir / "clothing" / "images").iterdir())[:4]
+    for photo in photos:
+        shutil.copy(photo, tmp_path / photo.name)
+    held_apart = [tmp_path / photos[1].name]
+    tensors, used = calibration_tensors(manifest, tmp_path, count=None, exclude=held_apart)
+    assert [p.name for p in used] == [photos[0].name, photos[2].name, photos[3].name]
+    assert tensors[0].shape == (1, 3, manifest.input.height, manifest.input.width)
+    with pytest.raises(CalibrationError, match="held-apart"):
+        calibration_tensors(manifest, tmp_path, count=None, exclude=[tmp_path / p.name for p in photos])
