@@ -291,12 +291,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
+    print_and_save(result, args.out)
+    return 0
+
+
+def print_and_save(result: dict, out: Path | None) -> None:
+    """Print a script's result JSON and, with ``out``, write it there for ``benchmarks.report``."""
     text = json.dumps(result, indent=2)
     print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return 0
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

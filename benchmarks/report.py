@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report_sections import catalog_script_lines, catalog_search_lines, memory_lines, naive_accuracy_lines
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -23,6 +25,8 @@ def load_rows(paths: list[Path]) -> tuple[list[dict], list[dict]]:
     rows, machines = [], []
     for run, path in enumerate(paths):
         data = json.loads(path.read_text())
+        if "benchmarks" not in data:
+            continue  # a script's or an evaluation's JSON: see report_sections
         machines.append({"file": path.name, "datetime": data.get("datetime"), **data.get("machine_info", {})})
         for bench in data.get("benchmarks", []):
             stats = bench["stats"]
@@ -120,7 +124,9 @@ def chart(rows: list[dict], path: Path) -> bool:
     return True
 
 
-def render(rows: list[dict], machines: list[dict], chart_name: str | None, note: str = "") -> str:
+def render(
+    rows: list[dict], machines: list[dict], chart_name: str | None, note: str = "", others: dict | None = None
+) -> str:
     out = [
         "# edge_bml benchmark report",
         "",
@@ -160,6 +166,16 @@ def render(rows: list[dict], machines: list[dict], chart_name: str | None, note:
     references = reference_lines(rows)
     if references:
         out += ["## Against reference runtimes (same run)", ""] + references + [""]
+    others = others or {}
+    sections = (
+        ("Catalog search: USearch against exact numpy and FAISS (same run)", catalog_search_lines(rows)),
+        ("Catalog builds and shards (`python -m benchmarks.catalog_benchmark`)", catalog_script_lines(others)),
+        ("The look against the naive whole-image baseline: accuracy (CCP val)", naive_accuracy_lines(others)),
+        ("Memory and sizes (`python -m benchmarks.memory`)", memory_lines(others)),
+    )
+    for title, lines in sections:
+        if lines:
+            out += [f"## {title}", ""] + lines + [""]
     return "\n".join(out)
 
 
@@ -176,7 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     rows, machines = load_rows(paths)
     chart_path = args.out.with_name("latency.png")
     chart_name = chart_path.name if chart(rows, chart_path) else None
-    args.out.write_text(render(rows, machines, chart_name, args.note) + "\n", encoding="utf-8")
+    others = {}
+    for path in paths:
+        data = json.loads(path.read_text())
+        if "benchmarks" not in data:
+            others[path.name] = data
+    args.out.write_text(render(rows, machines, chart_name, args.note, others) + "\n", encoding="utf-8")
     print(f"wrote {args.out}" + (f" and {chart_path}" if chart_name else ""))
     return 0
 

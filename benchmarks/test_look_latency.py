@@ -30,6 +30,8 @@ def test_whole_look(benchmark, full_shot_photos, clothing_catalog, precision, th
     benchmark.group = "whole_look"
     with pipeline:
         benchmark.extra_info.update(precision=precision, threads=threads, **pipeline.models)
+        # The naive whole-image baseline at the same threads, where it ran in the same session.
+        benchmark.extra_info["reference"] = f"test_naive_whole_image[{threads}]"
         state = {"i": 0, "stages": {s: [] for s in STAGES}}
 
         def run():

@@ -28,6 +28,14 @@ def _variant(task: str, backend: str, precision: str, threads: int):
         pytest.skip(str(error))
 
 
+def pose_stage(detection, landmarks, *, threads: int, mirror_average: bool) -> PoseEstimator:
+    """The pose stage as a benchmark case builds it."""
+    return PoseEstimator(
+        PoseDetector(detection, threads=threads),
+        PoseLandmarker(landmarks, threads=threads, mirror_average=mirror_average),
+    )
+
+
 def _cycle(photos):
     state = {"i": 0}
 
@@ -80,11 +88,7 @@ def test_pose_stage(benchmark, full_shot_photos, backend, precision, threads, mi
         threads=threads,
         mirror_average=mirror_average,
     )
-    estimator = PoseEstimator(
-        PoseDetector(detection, threads=threads),
-        PoseLandmarker(landmarks, threads=threads, mirror_average=mirror_average),
-    )
-    with estimator:
+    with pose_stage(detection, landmarks, threads=threads, mirror_average=mirror_average) as estimator:
         photo = _cycle(full_shot_photos)
         result = benchmark(lambda: estimator(photo()))
     assert result.main is not None

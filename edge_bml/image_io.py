@@ -145,3 +145,13 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, max_bytes: int
     except OSError as error:
         raise ImageError(f"{path}: cannot read: {error.strerror or error}") from error
     return decode_image(data, name=str(path), max_pixels=max_pixels)
+
+
+def decode_timed(image, timer) -> np.ndarray:
+    """An RGB array from a path (read under ``timer``'s "decode" stage) or the array given, as evaluations take both.
+
+    Raises:
+        ImageError / ImageTooLargeError: as ``read_image``.
+    """
+    with timer.stage("decode"):
+        return read_image(image) if isinstance(image, (str, Path)) else image

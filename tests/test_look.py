@@ -109,6 +109,10 @@ def test_evaluate_scores_the_look(catalog, ccp_val):
     assert result["gated_share"] == 0.0
     assert result["category_precision_at_5"] is None or 0.0 <= result["category_precision_at_5"] <= 1.0
     assert set(result["latency_ms"]) == set(STAGES)
+    photo = result["photo_level"]
+    assert photo["photos_scored"] == 4
+    assert 0.5 <= photo["labelled_category_coverage"] <= 1.0  # full shots: tops, pants, footwear get found
+    assert 0.5 <= photo["returned_product_precision"] <= 1.0
     with pytest.raises(ValueError, match="annotations"):
         edge_bml.evaluate([images[0]["path"]], [], catalog=catalog)
 
@@ -124,3 +128,30 @@ def test_per_stage_choices_from_the_command_line(catalog, ccp_val, capsys):
     assert "unknown backend or precision" in capsys.readouterr().err
     assert main(["look", photo, "--stage", "detector=litert:int8"]) == 2
     assert "no detector model for backend=litert precision=int8" in capsys.readouterr().err
+
+
+def test_naive_baseline_scores_the_whole_photo_as_one_query(catalog, data_dir, capsys):
+    # The shipped embedder stands in for the plain backbone: the baseline is embedder-agnostic.
+    code = main(
+        ["evaluate", "naive-baseline", "--data", str(data_dir), "--split", "val", "--limit", "4"]
+        + ["--catalog", str(catalog), "--threads", "1", "--json"]
+    )
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and result["images"] == 4 and result["k"] == 5
+    assert 0.0 < result["returned_product_precision"] <= 1.0
+    assert 0.0 < result["labelled_category_coverage"] < 1.0  # one query cannot cover every labelled article
+    assert {"embed", "search", "total"} <= set(result["latency_ms"])
+
+
+def test_photo_level_scores_count_labelled_categories_the_catalog_sells():
+    from edge_bml.evaluation.photo_retrieval import PhotoRetrievalScore
+
+    score = PhotoRetrievalScore(["top", "pants", "footwear"])
+    score.add(["top", "pants", "belt"], ["top", "top", "skirt", "footwear"])  # belt is not sold: ignored
+    score.add(["belt"], ["top"])  # nothing sold is labelled: photo skipped
+    score.add(["footwear"], [])
+    assert score.summary() == {
+        "photos_scored": 2,
+        "labelled_category_coverage": round((0.5 + 0.0) / 2, 4),
+        "returned_product_precision": round((0.5 + 0.0) / 2, 4),
+    }

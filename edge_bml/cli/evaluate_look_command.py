@@ -48,6 +48,61 @@ def run(args: argparse.Namespace) -> int:
         f" over {result['articles_scored']} articles"
     )
     print(f"  gated (not full shots): {result['gated_share']:.1%}")
+    if result["photo_level"]:
+        _print_photo_level(result["photo_level"])
+    for stage, figures in result["latency_ms"].items():
+        print(f"  {stage:<15} p50 {figures['p50']:>7.1f} ms   p95 {figures['p95']:>7.1f} ms")
+    return 0
+
+
+def _print_photo_level(figures: dict) -> None:
+    print(
+        f"  per photo ({figures['photos_scored']}): labelled categories covered by the products returned "
+        f"{figures['labelled_category_coverage']:.3f}, returned products of a labelled category "
+        f"{figures['returned_product_precision']:.3f}"
+    )
+
+
+def add_naive_parser(commands: argparse._SubParsersAction) -> None:
+    parser = evaluate_subparsers(commands).add_parser(
+        "naive-baseline", help="the whole photo as one plain-backbone query, brute force: the look's reference"
+    )
+    parser.add_argument("--data", type=Path, required=True, help="CCP folder, its annotations.json, or the data folder")
+    parser.add_argument("--catalog", type=Path, required=True, help="a catalog built with the plain backbone")
+    parser.add_argument(
+        "--embedder",
+        help="the plain-backbone variant (default: the one that built the catalog, installed or beside it)",
+    )
+    parser.add_argument("--split", default=None, help="only images of this split (default: all)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--top-k", type=int, default=5, help="products returned per photo")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.set_defaults(func=run_naive)
+
+
+def run_naive(args: argparse.Namespace) -> int:
+    from edge_bml.catalog.embedder_choice import open_embedder
+    from edge_bml.catalog.search import Catalog
+    from edge_bml.evaluation.detector_eval import load_annotations
+    from edge_bml.evaluation.naive_baseline import NaiveWholeImageSearch, evaluate_naive
+
+    images = load_annotations(annotations_path(args.data), split=args.split)[: args.limit]
+    with Catalog(args.catalog) as catalog:
+        spec = args.embedder
+        beside = args.catalog.parent / catalog.manifest.embedder_name
+        if spec is None and (beside / "manifest.json").is_file():
+            spec = str(beside)  # the baseline's variant is kept beside its catalog, not installed
+        with open_embedder(spec, catalog=catalog.manifest, threads=args.threads) as embedder:
+            search = NaiveWholeImageSearch(embedder, catalog)
+            result = evaluate_naive(search, [i["path"] for i in images], images, k=args.top_k)
+            result["embedder"] = embedder.manifest.name
+    result.update(split=args.split, catalog=str(args.catalog))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"naive whole-image baseline, {result['images']} photos ({args.split or 'all'}), {result['embedder']}")
+    _print_photo_level(result)
     for stage, figures in result["latency_ms"].items():
         print(f"  {stage:<15} p50 {figures['p50']:>7.1f} ms   p95 {figures['p95']:>7.1f} ms")
     return 0

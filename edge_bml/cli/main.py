@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_command.add_parser(commands)
     evaluate_pose_command.add_parser(commands)
     evaluate_look_command.add_parser(commands)
+    evaluate_look_command.add_naive_parser(commands)
     look_command.add_parser(commands)
     serve_command.add_parser(commands)
     data_command.add_parser(commands)

@@ -5,17 +5,18 @@ same detector at a low score threshold on the same person crop, as the detector 
 Category precision@5 asks whether the embedding finds products of the right category: each detected
 article that overlaps (IoU >= 0.5) a ground-truth article of its category queries the whole catalog
 (no category filter; the production search filters by category, so its matches always agree).
+The photo-level figures (``photo_retrieval``) score the products the look returns, as shown to the
+user, so that the naive whole-image baseline can be compared on the same terms.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
 from edge_bml.evaluation.detection_ap import DetectionEvaluator, iou_matrix
 from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD
-from edge_bml.image_io import read_image
+from edge_bml.evaluation.photo_retrieval import PhotoRetrievalScore
+from edge_bml.image_io import decode_timed
 from edge_bml.pipeline import STAGES, LookPipeline, crop_article
 from edge_bml.timing import StageTimer, latency_percentiles
 
@@ -33,18 +34,19 @@ def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict],
     evaluator = DetectionEvaluator(labels, max_detections=100)
     timings: dict[str, list[float]] = {stage: [] for stage in STAGES}
     gated, precisions = 0, {}
+    photo_score = PhotoRetrievalScore(pipeline.catalog.categories if pipeline.catalog is not None else ())
     for n, (image, annotation) in enumerate(zip(images, annotations), 1):
         if progress:
             progress(n, len(images))
         timer = StageTimer()
-        with timer.stage("decode"):
-            rgb = read_image(image) if isinstance(image, (str, Path)) else image
+        rgb = decode_timed(image, timer)
         look = pipeline(rgb, timer=timer)
         for stage in STAGES:
             timings[stage].append(look.timings_ms.get(stage, 0.0))
         objects = [o for o in annotation.get("objects", []) if o["category"] in index]
         gt_boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
         gt_classes = np.asarray([index[o["category"]] for o in objects], np.int64)
+        photo_score.add([o["category"] for o in objects], [m.category for a in look.articles for m in a.matches])
         if look.stopped:
             gated += 1
             evaluator.add(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64), gt_boxes, gt_classes)
@@ -65,6 +67,7 @@ def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict],
         "category_precision_at_5_per_category": per_category,
         "articles_scored": len(every),
         "gated_share": round(gated / max(len(images), 1), 4),
+        "photo_level": photo_score.summary() if pipeline.catalog is not None else None,
         "latency_ms": {stage: latency_percentiles(values) for stage, values in timings.items()},
     }
 
