@@ -12,11 +12,12 @@ so that ``select_variant``'s ``auto`` compares like with like.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from converters.atomic_dir import atomic_directory
-from converters.calibration import calibration_tensors, ccp_val_images
+from converters.calibration import calibration_tensors, ccp_val_images, embedder_holdout_images
 from converters.quantized_output import ALL_INT8, KeepFloat
 from converters.report_markdown import REPORT_NAME, write_report
 from converters.validator import Thresholds, validate
@@ -25,7 +26,9 @@ from edge_bml.manifest import MANIFEST_NAME, ModelManifest, load_manifest, parse
 from edge_bml.model_registry import list_manifests
 
 TARGETS = ("onnx", "openvino", "tflite")
-SOURCE_SUFFIXES = {"onnx": (".onnx",), "openvino": (".onnx", ".tflite"), "tflite": (".tflite",)}
+SOURCE_SUFFIXES = {"onnx": (".onnx",), "openvino": (".onnx", ".tflite"), "tflite": (".tflite", ".pt", ".pth")}
+# PyTorch checkpoints of the models edge_bml trains: TFLite only, through litert-torch (``quantize_litert_torch``).
+TORCH_SUFFIXES = (".pt", ".pth")
 POSE_PARTNER = {"pose_detection": "pose_landmarks", "pose_landmarks": "pose_detection"}
 
 
@@ -124,7 +127,13 @@ def _int8_manifest(source: ModelManifest, staging: Path, name: str, target: str,
     return parse_manifest(data, staging)
 
 
-def _run_quantizer(target: str, source: Path, staging: Path, stem: str, tensors, keep_float: KeepFloat):
+def _run_quantizer(
+    target: str, source: Path, staging: Path, stem: str, tensors, keep_float: KeepFloat, manifest: ModelManifest
+):
+    if source.suffix in TORCH_SUFFIXES:
+        from converters.quantize_litert_torch import quantize_litert_torch
+
+        return quantize_litert_torch(source, staging, stem, tensors, manifest=manifest, keep_float=keep_float)
     if target == "onnx":
         from converters.quantize_onnx import quantize_onnx as run
     elif target == "openvino":
@@ -153,7 +162,7 @@ def quantize(
     if source.suffix not in SOURCE_SUFFIXES[target]:
         raise QuantizationError(
             f"{target} INT8 is made from {'/'.join(SOURCE_SUFFIXES[target])} FP32 models, not {source.suffix}"
-            + (" (PyTorch sources: convert with litert-torch first)" if target == "tflite" else "")
+            + (" (PyTorch checkpoints: --to tflite, through litert-torch)" if source.suffix in TORCH_SUFFIXES else "")
         )
     manifest = source_manifest_for(source, options.source_manifest)
     if manifest.task != task:
@@ -161,7 +170,11 @@ def quantize(
     if out.resolve() == manifest.directory.resolve():
         raise QuantizationError(f"--out {out} is the FP32 source's own folder; name a new folder")
     root = out.parent
-    reference, stored = fp32_reference(manifest, target, root)
+    torch_source = source.suffix in TORCH_SUFFIXES
+    if torch_source:  # the FP32 .tflite of the same checkpoint is made (or reused) below, once inputs exist
+        reference, stored = manifest, True
+    else:
+        reference, stored = fp32_reference(manifest, target, root)
     partner = None
     if task in POSE_PARTNER:
         partner = _fp32_variant(manifest, POSE_PARTNER[task], target, root) or _fp32_variant(
@@ -171,8 +184,13 @@ def quantize(
             raise QuantizationError(
                 f"no FP32 {POSE_PARTNER[task]} model under {root}: the pose check needs both models"
             )
-    photos = list(options.val_photos) if options.val_photos is not None else ccp_val_images(count=options.val_count)
-    held_apart = "given photos" if options.val_photos is not None else "CCP val"
+    if options.val_photos is not None:
+        photos, held_apart = list(options.val_photos), "given photos"
+    elif task == "embedder":
+        photos = embedder_holdout_images(manifest, count=options.val_count)
+        held_apart = "catalog items held out of the embedder's training"
+    else:
+        photos, held_apart = ccp_val_images(count=options.val_count), "CCP val"
     tensors, used = calibration_tensors(
         manifest,
         calib_dir,
@@ -181,9 +199,14 @@ def quantize(
         exclude=photos,
     )
     calib = {"dir": calib_dir.name, "photos": len(used), "first": used[0].name, "last": used[-1].name}
+    if torch_source:
+        from converters.quantize_litert_torch import fp32_twin
+
+        reference = fp32_twin(source, manifest, root, tensors[0])
     with atomic_directory(out) as staging:
-        output = _run_quantizer(target, source, staging, source.stem, tensors, options.keep_float)
-        int8 = _int8_manifest(manifest, staging, out.name, target, output, calib)
+        stem = Path(manifest.model_file).stem if torch_source else source.stem  # embedder.tflite, not checkpoint
+        output = _run_quantizer(target, source, staging, stem, tensors, options.keep_float, manifest)
+        int8 = _int8_manifest(reference if torch_source else manifest, staging, out.name, target, output, calib)
         validation, latency = validate(
             reference,
             int8,
@@ -208,10 +231,18 @@ def quantize(
         int8 = dataclasses.replace(int8, metrics=metrics)
         write_manifest(int8)
         write_report(int8, staging / REPORT_NAME)
+        copy_holdout_list(manifest, staging)
     updated = None
     if stored and reference.directory.resolve() != out.resolve():
         updated = record_fp32_latency(reference.directory, latency["fp32"], measured_with=out.name)
     return QuantizeResult(out=out, validation=validation, fp32_updated=updated)
+
+
+def copy_holdout_list(source: ModelManifest, staging: Path) -> None:
+    """The FP32 model's held-out item list travels with its INT8 variant (same training, same holdout)."""
+    holdout = ((source.source.get("training") or {}).get("holdout") or {}).get("file")
+    if holdout and (source.directory / holdout).is_file():
+        shutil.copyfile(source.directory / holdout, staging / holdout)
 
 
 def record_fp32_latency(directory: Path, latency: dict, *, measured_with: str) -> Path:

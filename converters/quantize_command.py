@@ -17,7 +17,12 @@ def add_quantize_parser(commands) -> None:
         "(CCP val by default) and write it with its manifest and REPORT.md; nothing is written when a "
         "threshold fails unless --force.",
     )
-    parser.add_argument("source", type=Path, help="FP32 model file; its manifest.json must be beside it")
+    parser.add_argument(
+        "source",
+        type=Path,
+        help="FP32 .onnx/.tflite (manifest.json beside it or --manifest), or a PyTorch checkpoint "
+        "(.pt, --to tflite, with --manifest naming its FP32 ONNX variant)",
+    )
     parser.add_argument("--task", required=True, choices=["pose_detection", "pose_landmarks", "detector", "embedder"])
     parser.add_argument("--to", required=True, choices=["onnx", "openvino", "tflite"], dest="target")
     parser.add_argument("--calib", required=True, type=Path, help="folder of calibration photos (e.g. CCP tagged/)")
