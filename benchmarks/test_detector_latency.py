@@ -9,9 +9,8 @@ import itertools
 
 import pytest
 
-from edge_bml.backends import BACKEND_NAMES, is_available
-from edge_bml.errors import ModelNotFoundError
-from edge_bml.model_registry import select_variant
+from benchmarks.variants import variant_for
+from edge_bml.backends import BACKEND_NAMES
 from edge_bml.stages.detector import ArticleDetector
 
 CASES = list(itertools.product(BACKEND_NAMES, ("fp32", "int8"), (1, 2)))
@@ -19,12 +18,7 @@ CASES = list(itertools.product(BACKEND_NAMES, ("fp32", "int8"), (1, 2)))
 
 @pytest.mark.parametrize(("backend", "precision", "threads"), CASES)
 def test_article_detector(benchmark, full_shot_photos, backend, precision, threads):
-    if not is_available(backend):
-        pytest.skip(f"{backend} is not installed")
-    try:
-        manifest = select_variant("detector", backend=backend, precision=precision, threads=threads)
-    except ModelNotFoundError as error:
-        pytest.skip(str(error))
+    manifest = variant_for("detector", backend, precision, threads)
     benchmark.group = "article_detector"
     benchmark.extra_info.update(model=manifest.name, backend=backend, precision=precision, threads=threads)
     with ArticleDetector(manifest, threads=threads) as detector:

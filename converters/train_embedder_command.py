@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from converters.train_command import train_subparsers
+from edge_bml.errors import EdgeBmlError
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -25,6 +26,8 @@ def _run(args: argparse.Namespace) -> int:
 
         print(f"wrote {export_backbone(args.out, size=args.size, weights=args.backbone_weights)}")
         return 0
+    if not (args.catalog and args.street):
+        raise EdgeBmlError("train embedder: --catalog and --street are required to train (not with --plain-backbone)")
     work = args.work or str(DEFAULT_WORK / Path(args.out).name)
     config = TrainConfig(
         catalog=args.catalog,
@@ -51,8 +54,8 @@ def add_train_embedder_parser(commands: argparse._SubParsersAction) -> None:
     parser = train_subparsers(commands).add_parser(
         "embedder", help="triplet-train the article embedder, export FP32 ONNX + manifest"
     )
-    parser.add_argument("--catalog", required=True, help="catalog folder with items.csv and images/")
-    parser.add_argument("--street", required=True, help="CCP folder (annotations.json, photos/, tagged/)")
+    parser.add_argument("--catalog", help="catalog folder with items.csv and images/ (required to train)")
+    parser.add_argument("--street", help="CCP folder (annotations.json, photos/, tagged/; required to train)")
     parser.add_argument("--out", required=True, help="variant folder to write, e.g. quantized_models/NAME")
     parser.add_argument("--work", help="checkpoints folder (default /tmp/edge_bml_cache/train_embedder/NAME)")
     parser.add_argument("--size", type=int, default=192, help="input size in pixels (default 192)")
