@@ -79,3 +79,18 @@ def test_a_catalog_folder_without_items_csv_is_a_clear_error(tmp_path, data_dir,
     assert code == 2
     assert "items.csv not found" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_plain_backbone_needs_no_training_data_and_training_does(tmp_path, data_dir, capsys):
+    from converters.cli import main
+
+    assert main(["train", "embedder", "--out", str(tmp_path / "t")]) == 2
+    assert "--catalog and --street are required to train" in capsys.readouterr().err
+    out = tmp_path / "embedder_backbone_gap_fp32_onnx"
+    assert main(["train", "embedder", "--plain-backbone", "--size", "96", "--out", str(out)]) == 0
+    manifest = load_manifest(out)
+    assert manifest.source["kind"] == "plain-backbone" and manifest.decoder["dims"] == 1280
+    with ArticleEmbedder(manifest) as embedder:
+        crop = read_image(sorted((data_dir / "clothing" / "images").iterdir())[0])
+        vector = embedder.embed([crop])[0]
+    assert vector.shape == (1280,) and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4

@@ -126,8 +126,8 @@ def test_per_stage_choices_from_the_command_line(catalog, ccp_val, capsys):
         main(["look", photo, "--stage", "pose=cuda"])
     assert stopped.value.code == 2
     assert "unknown backend or precision" in capsys.readouterr().err
-    assert main(["look", photo, "--stage", "detector=litert:int8"]) == 2
-    assert "no detector model for backend=litert precision=int8" in capsys.readouterr().err
+    assert main(["look", photo, "--stage", "pose=onnxruntime:fp32"]) == 2  # BlazePose has no ONNX variant
+    assert "no pose_detection model for backend=onnxruntime precision=fp32" in capsys.readouterr().err
 
 
 def test_naive_baseline_scores_the_whole_photo_as_one_query(catalog, data_dir, capsys):
