@@ -319,7 +319,11 @@ def remeasure_latency(int8_dir: Path, *, runs: int = 30) -> dict:
     reference_dir = int8_dir.parent / str(validation.get("reference"))
     if not (reference_dir / MANIFEST_NAME).is_file():
         raise QuantizationError(f"{int8.name}: its FP32 reference {reference_dir} is not beside it")
-    reference = load_manifest(reference_dir)
+    stored = load_manifest(reference_dir)
+    # As in ``quantize``: an INT8 OpenVINO model made from an ONNX/TFLite file was compared with that
+    # file on OpenVINO; those FP32 times belong to no stored variant, so only the INT8 manifest gets them.
+    same_runtime = stored.format == int8.format
+    reference = stored if same_runtime else dataclasses.replace(stored, format=int8.format)
     detector = None
     if int8.task == "pose_landmarks":
         detector = _fp32_variant(int8, "pose_detection", int8.format, int8_dir.parent)
@@ -330,5 +334,6 @@ def remeasure_latency(int8_dir: Path, *, runs: int = 30) -> dict:
     int8 = dataclasses.replace(int8, metrics={**int8.metrics, "validation": validation, "latency_ms": latency["int8"]})
     write_manifest(int8)
     write_report(int8, int8_dir / REPORT_NAME)
-    record_fp32_latency(reference_dir, latency["fp32"], measured_with=int8.name)
+    if same_runtime:
+        record_fp32_latency(reference_dir, latency["fp32"], measured_with=int8.name)
     return latency

@@ -283,3 +283,22 @@ def test_refuses_wrong_source_or_task(pose_root, tmp_path):
     shutil.copy(source, lone)
     with pytest.raises(QuantizationError, match="manifest"):
         quantize(lone, task="pose_detection", target="tflite", calib_dir=tmp_path, out=tmp_path / "x")
+
+
+def test_remeasure_keeps_each_runtime_s_times_in_its_own_manifest(tmp_path, data_dir):
+    # The shipped INT8 OpenVINO embedder was compared with the FP32 ONNX file run on OpenVINO: its new
+    # FP32 times are OpenVINO's, so they must not land in the ONNX variant, which `auto` reads as ORT's.
+    from converters.quantize import remeasure_latency
+
+    for name in ("embedder_triplet_fp32_onnx", "embedder_triplet_int8_openvino", "embedder_triplet_int8_onnx"):
+        shutil.copytree(models_dir() / name, tmp_path / name)
+    fp32_before = load_manifest(tmp_path / "embedder_triplet_fp32_onnx").metrics["latency_ms"]
+    latency = remeasure_latency(tmp_path / "embedder_triplet_int8_openvino", runs=3)
+    assert set(latency) == {"fp32", "int8"} and all(v > 0 for v in latency["int8"].values())
+    int8 = load_manifest(tmp_path / "embedder_triplet_int8_openvino")
+    assert int8.metrics["latency_ms"] == latency["int8"]
+    assert int8.metrics["validation"]["latency_ms"] == latency
+    assert load_manifest(tmp_path / "embedder_triplet_fp32_onnx").metrics["latency_ms"] == fp32_before
+    # Same runtime (ONNX Runtime both): the FP32 variant's times are replaced.
+    latency = remeasure_latency(tmp_path / "embedder_triplet_int8_onnx", runs=3)
+    assert load_manifest(tmp_path / "embedder_triplet_fp32_onnx").metrics["latency_ms"] == latency["fp32"]
