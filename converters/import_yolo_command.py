@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-_ATTRIBUTE = "_edge_bml_import_formats"
+from edge_bml.cli.nested_commands import nested_subparsers
 
 
 def import_subparsers(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """The ``import`` command's format subparsers, created on first use."""
-    parser = commands.choices.get("import")
-    if parser is None:
-        parser = commands.add_parser("import", help="plug an outside model into edge_bml (writes its manifest)")
-        setattr(parser, _ATTRIBUTE, parser.add_subparsers(dest="format", required=True))
-    return getattr(parser, _ATTRIBUTE)
+    return nested_subparsers(
+        commands, "import", help="plug an outside model into edge_bml (writes its manifest)", dest="format"
+    )
 
 
 def add_import_yolo_parser(commands: argparse._SubParsersAction) -> None:

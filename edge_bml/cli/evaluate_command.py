@@ -10,18 +10,13 @@ import json
 from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES
+from edge_bml.cli.nested_commands import nested_subparsers
 from edge_bml.errors import ModelNotFoundError
-
-_ATTRIBUTE = "_edge_bml_evaluate_stages"
 
 
 def evaluate_subparsers(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """The ``evaluate`` command's stage subparsers, created on first use."""
-    evaluate = commands.choices.get("evaluate")
-    if evaluate is None:
-        evaluate = commands.add_parser("evaluate", help="measure a stage's accuracy on annotated data")
-        setattr(evaluate, _ATTRIBUTE, evaluate.add_subparsers(dest="stage", required=True))
-    return getattr(evaluate, _ATTRIBUTE)
+    return nested_subparsers(commands, "evaluate", help="measure a stage's accuracy on annotated data", dest="stage")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
