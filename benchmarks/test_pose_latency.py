@@ -9,23 +9,14 @@ import itertools
 
 import pytest
 
-from edge_bml.backends import BACKEND_NAMES, is_available
-from edge_bml.errors import ModelNotFoundError
+from benchmarks.variants import variant_for
+from edge_bml.backends import BACKEND_NAMES
 from edge_bml.model_registry import select_variant
 from edge_bml.stages.pose import PoseDetector, PoseEstimator, PoseLandmarker
 
 PRECISIONS = ("fp32", "int8")
 THREADS = (1, 2)
 CASES = list(itertools.product(BACKEND_NAMES, PRECISIONS, THREADS))
-
-
-def _variant(task: str, backend: str, precision: str, threads: int):
-    if not is_available(backend):
-        pytest.skip(f"{backend} is not installed")
-    try:
-        return select_variant(task, backend=backend, precision=precision, threads=threads)
-    except ModelNotFoundError as error:
-        pytest.skip(str(error))
 
 
 def pose_stage(detection, landmarks, *, threads: int, mirror_average: bool) -> PoseEstimator:
@@ -48,7 +39,7 @@ def _cycle(photos):
 
 @pytest.mark.parametrize(("backend", "precision", "threads"), CASES)
 def test_pose_detection(benchmark, full_shot_photos, backend, precision, threads):
-    manifest = _variant("pose_detection", backend, precision, threads)
+    manifest = variant_for("pose_detection", backend, precision, threads)
     benchmark.group = "pose_detect"
     benchmark.extra_info.update(model=manifest.name, backend=backend, precision=precision, threads=threads)
     with PoseDetector(manifest, threads=threads) as detector:
@@ -59,7 +50,7 @@ def test_pose_detection(benchmark, full_shot_photos, backend, precision, threads
 
 @pytest.mark.parametrize(("backend", "precision", "threads"), CASES)
 def test_pose_landmarks(benchmark, full_shot_photos, backend, precision, threads):
-    manifest = _variant("pose_landmarks", backend, precision, threads)
+    manifest = variant_for("pose_landmarks", backend, precision, threads)
     benchmark.group = "pose_landmarks"
     benchmark.extra_info.update(model=manifest.name, backend=backend, precision=precision, threads=threads)
     with PoseDetector(select_variant("pose_detection", precision="fp32")) as detector:
@@ -78,8 +69,8 @@ def test_pose_landmarks(benchmark, full_shot_photos, backend, precision, threads
 @pytest.mark.parametrize("mirror_average", [True, False], ids=["mirror_average", "single_pass"])
 @pytest.mark.parametrize(("backend", "precision", "threads"), CASES)
 def test_pose_stage(benchmark, full_shot_photos, backend, precision, threads, mirror_average):
-    detection = _variant("pose_detection", backend, precision, threads)
-    landmarks = _variant("pose_landmarks", backend, precision, threads)
+    detection = variant_for("pose_detection", backend, precision, threads)
+    landmarks = variant_for("pose_landmarks", backend, precision, threads)
     benchmark.group = "pose_stage"
     benchmark.extra_info.update(
         model=f"{detection.name}+{landmarks.name}",

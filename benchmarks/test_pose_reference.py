@@ -26,9 +26,7 @@ import numpy as np
 import pytest
 
 from benchmarks.test_pose_latency import pose_stage
-from edge_bml.backends import is_available
-from edge_bml.errors import ModelNotFoundError
-from edge_bml.model_registry import select_variant
+from benchmarks.variants import variant_for
 
 REPO = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "mediapipe_worker.py"
@@ -203,15 +201,6 @@ def test_mediapipe_pipe_overhead(benchmark, mediapipe_worker):
     assert answer["echo"] == {"op": "echo"}
 
 
-def _litert(task: str, threads: int):
-    if not is_available("litert"):
-        pytest.skip("litert is not installed")
-    try:
-        return select_variant(task, backend="litert", precision="fp32", threads=threads)
-    except ModelNotFoundError as error:
-        pytest.skip(str(error))
-
-
 @pytest.fixture(scope="module")
 def optional_mediapipe_results(request) -> list[dict] | None:
     """MediaPipe's answers where the reference can run, else None (edge_bml's benchmark runs anyway)."""
@@ -223,8 +212,8 @@ def optional_mediapipe_results(request) -> list[dict] | None:
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("mirror_average", [True, False], ids=["mirror_average", "single_pass"])
 def test_edge_bml_pose_stage(benchmark, full_shot_photos, optional_mediapipe_results, mirror_average, threads):
-    detection = _litert("pose_detection", threads)
-    landmarks = _litert("pose_landmarks", threads)
+    detection = variant_for("pose_detection", "litert", "fp32", threads)
+    landmarks = variant_for("pose_landmarks", "litert", "fp32", threads)
     benchmark.group = GROUP
     benchmark.extra_info.update(
         # benchmarks/report.py reads ``reference`` as the name of the row to divide by: the MediaPipe one.
