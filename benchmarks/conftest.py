@@ -11,7 +11,7 @@ from tests import conftest as test_fixtures
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    """Record the runtime versions and core count beside pytest-benchmark's CPU facts."""
+    """Record the runtime versions, core count and ISA extensions beside pytest-benchmark's CPU facts."""
     import importlib.metadata
     import os
 
@@ -21,7 +21,11 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
+    from edge_bml.machine import current_machine
+
     machine_info["edge_bml_versions"] = versions
+    # The ISA extensions decide which kernels run (AVX2 vs AVX-512 VNNI vs AMX): every figure names them.
+    machine_info["edge_bml_machine"] = current_machine().to_json()
     machine_info["cores"] = os.cpu_count()
     machine_info["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
 

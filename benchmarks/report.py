@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report_sections import catalog_script_lines, catalog_search_lines, memory_lines, naive_accuracy_lines
+from edge_bml.machine import ISA_FLAGS
 
 HERE = Path(__file__).resolve().parent
 
@@ -139,8 +140,12 @@ def render(
     for machine in machines:
         cpu = machine.get("cpu", {})
         versions = ", ".join(f"{k} {v}" for k, v in (machine.get("edge_bml_versions") or {}).items() if v)
+        isa = (machine.get("edge_bml_machine") or {}).get("isa")
+        if isa is None and cpu.get("flags"):  # runs from before edge_bml recorded it: pytest-benchmark's flags
+            isa = [flag for flag in ISA_FLAGS if flag in cpu["flags"]]
+        isa_text = f" (ISA: {' '.join(isa) or 'none of the listed extensions'})" if isa is not None else ""
         out.append(
-            f"- `{machine['file']}` ({machine.get('datetime', '?')}): {cpu.get('brand_raw', '?')}, "
+            f"- `{machine['file']}` ({machine.get('datetime', '?')}): {cpu.get('brand_raw', '?')}{isa_text}, "
             f"{machine.get('cores', cpu.get('count', '?'))} cores, {machine.get('system')} "
             f"{machine.get('release')}, Python {machine.get('python_version')}; {versions}; "
             f"load average at start {machine.get('load_average_1min_at_start', '?')}"

@@ -4,7 +4,11 @@
 Both load lazily so that ``import edge_bml`` stays cheap.
 """
 
+from edge_bml.native_libs import preload_cxx_runtime
+
 __version__ = "0.1.0"
+
+preload_cxx_runtime()
 
 
 def __getattr__(name: str):

@@ -1,8 +1,10 @@
 """Finds model variants under ``quantized_models/`` and picks one per task.
 
 ``auto`` picks, among the variants whose runtime is installed and whose measured accuracy
-passed, the one with the lowest measured latency at the requested thread count; variants
-with no latency measured rank after measured ones, FP32 LiteRT first.
+passed, the one with the lowest latency at the requested thread count: measured on this machine
+where its latency profile (``edge-bml bench``) covers every candidate, else as recorded in the
+shipped manifests (measured on another CPU). Variants with no latency rank after measured ones,
+FP32 LiteRT first.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES, Backend, is_available, open_backend
 from edge_bml.errors import EdgeBmlError, ModelNotFoundError
+from edge_bml.latency_profile import LatencyProfile, LatencyProfileError, load_profile
 from edge_bml.manifest import MANIFEST_NAME, PRECISIONS, ModelManifest, load_manifest
 
 _UNMEASURED_ORDER = {"litert": 0, "openvino": 1, "onnxruntime": 2}
@@ -53,6 +56,30 @@ def _latency(manifest: ModelManifest, threads: int | None) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+@dataclass(frozen=True)
+class VariantChoice:
+    """The variant picked for a task, and on what grounds.
+
+    basis: ``profile`` (this machine's measured latencies), ``shipped`` (latencies recorded in the
+    manifests, measured on another CPU), ``only`` (a single variant fits the request), ``given``
+    (named by the caller) or ``catalog`` (the embedder that built the catalog searched).
+    """
+
+    manifest: ModelManifest
+    basis: str
+    why: str
+
+    def to_json(self) -> dict:
+        return {"variant": self.manifest.name, "chosen_by": self.basis, "why": self.why}
+
+
+def _this_machines_profile() -> tuple[LatencyProfile | None, str]:
+    try:
+        return load_profile(), ""
+    except LatencyProfileError as error:
+        return None, f" ({error})"
+
+
 def select_variant(
     task: str,
     *,
@@ -61,7 +88,25 @@ def select_variant(
     threads: int | None = None,
     root: str | Path | None = None,
 ) -> ModelManifest:
-    """Choose one variant of ``task``.
+    """Choose one variant of ``task`` (see ``choose_variant``).
+
+    Raises:
+        ModelNotFoundError: no variant matches the request.
+        ValueError: an unknown backend or precision name.
+    """
+    return choose_variant(task, backend=backend, precision=precision, threads=threads, root=root).manifest
+
+
+def choose_variant(
+    task: str,
+    *,
+    backend: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+    root: str | Path | None = None,
+) -> VariantChoice:
+    """Choose one variant of ``task`` and say why: by this machine's latency profile where it covers
+    every candidate, else by the latencies in the manifests.
 
     Raises:
         ModelNotFoundError: no variant matches the request.
@@ -94,11 +139,41 @@ def select_variant(
             "pip install ai-edge-litert, onnxruntime or openvino"
         )
 
+    if len(installed) == 1:
+        only = installed[0]
+        return VariantChoice(
+            only, "only", f"the only installed {task} variant for backend={backend}, precision={precision}"
+        )
+    profile, problem = _this_machines_profile()
+    measured = {m.name: profile.latency(m, threads) for m in installed} if profile is not None else {}
+    if measured and all(value is not None for value in measured.values()):
+
+        def latency_of(m: ModelManifest) -> float | None:
+            return measured[m.name]
+
+        basis = "profile"
+        why = f"fastest of {len(installed)} by this machine's latencies ({profile.path}, {profile.measured_at})"
+    else:
+
+        def latency_of(m: ModelManifest) -> float | None:
+            return _latency(m, threads)
+
+        basis = "shipped"
+        missing = (
+            ""
+            if profile is None
+            else f"; this machine's profile lacks {sorted(k for k, v in measured.items() if v is None)}"
+        )
+        why = (
+            f"fastest of {len(installed)} by latencies measured on another CPU{missing}{problem}; "
+            "run `edge-bml bench` to pick by this machine's"
+        )
+
     def rank(m: ModelManifest) -> tuple:
-        latency = _latency(m, threads)
+        latency = latency_of(m)
         return (latency is None, latency or 0.0, m.precision != "fp32", _UNMEASURED_ORDER[m.backend], m.name)
 
-    return min(installed, key=rank)
+    return VariantChoice(min(installed, key=rank), basis, why)
 
 
 @dataclass

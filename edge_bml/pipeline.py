@@ -16,7 +16,7 @@ from edge_bml.catalog.search import Catalog
 from edge_bml.errors import EdgeBmlError
 from edge_bml.image_io import decode_image, read_image
 from edge_bml.look import Article, Look
-from edge_bml.model_registry import select_variant
+from edge_bml.model_registry import VariantChoice
 from edge_bml.stages.detector import ArticleDetector
 from edge_bml.stages.pose import PoseEstimator, PoseOptions
 from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier, PoseClassifierOptions
@@ -112,9 +112,7 @@ class LookPipeline:
             self._closers.append(self.pose.close)
             self.classifier = PoseClassifier(options.classifier)
             backend, precision, threads = options.choice("detector")
-            self.detector = ArticleDetector(
-                select_variant("detector", backend=backend, precision=precision, threads=threads), threads=threads
-            )
+            self.detector = ArticleDetector.create_from_options(backend=backend, precision=precision, threads=threads)
             self._closers.append(self.detector.close)
             self.catalog = self.embedder = None
             if options.catalog is not None:
@@ -131,14 +129,22 @@ class LookPipeline:
     @property
     def models(self) -> dict[str, str]:
         """The variant each stage runs."""
-        names = {
-            "pose_detection": self.pose.detector.manifest.name,
-            "pose_landmarks": self.pose.landmarker.manifest.name,
-            "detector": self.detector.manifest.name,
+        return {task: choice.manifest.name for task, choice in self.choices.items()}
+
+    @property
+    def choices(self) -> dict[str, VariantChoice]:
+        """The variant each stage runs and why it was chosen."""
+        stages = {
+            "pose_detection": self.pose.detector,
+            "pose_landmarks": self.pose.landmarker,
+            "detector": self.detector,
         }
+        choices = {task: stage.choice for task, stage in stages.items()}
         if self.embedder is not None:
-            names["embedder"] = self.embedder.manifest.name
-        return names
+            choices["embedder"] = VariantChoice(
+                self.embedder.manifest, "catalog", "the embedder that built the catalog (its vectors are comparable)"
+            )
+        return choices
 
     def __call__(
         self, photo: str | Path | bytes | np.ndarray, *, file: str | None = None, timer: StageTimer | None = None

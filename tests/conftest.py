@@ -30,3 +30,17 @@ def ccp_val(ccp_annotations: dict, data_dir: Path) -> list[dict]:
     for image in images:
         image["path"] = data_dir / "ccp" / image["file"]
     return images
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_folder(tmp_path_factory):
+    """Tests never read the developer's latency profile (``edge-bml bench``): auto picks as shipped."""
+    import os
+
+    previous = os.environ.get("EDGE_BML_CACHE")
+    os.environ["EDGE_BML_CACHE"] = str(tmp_path_factory.mktemp("edge_bml_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("EDGE_BML_CACHE", None)
+    else:
+        os.environ["EDGE_BML_CACHE"] = previous

@@ -100,6 +100,11 @@ def test_catalog_products_health_and_metrics(server, photo):
     for bad in ("no-such-id", "..%2F..%2Fitems.csv", "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd"):
         assert httpx.get(f"{server.url}/v1/products/{bad}/image").status_code == 404
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    models = httpx.get(f"{server.url}/v1/models").json()
+    assert set(models["models"]) == {"pose_detection", "pose_landmarks", "detector", "embedder"}
+    assert models["models"]["embedder"]["chosen_by"] == "catalog"
+    assert all(m["variant"] and m["why"] for m in models["models"].values())
+    assert models["machine"]["cpu"] and "isa" in models["machine"]
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'edge_bml_requests_total{route="look",status="200"}' in metrics
     assert 'edge_bml_stage_seconds_bucket{le="0.5",stage="pose_detect"}' in metrics

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_bml.backends.base import Backend, TensorSpec
+from edge_bml.backends.base import COMPUTE_PRECISIONS, Backend, TensorSpec
 from edge_bml.errors import BackendUnavailableError
 
 BACKEND_NAMES = ("litert", "onnxruntime", "openvino")
@@ -35,11 +35,17 @@ def is_available(name: str) -> bool:
     return any(importlib.util.find_spec(m) is not None for m in modules)
 
 
-def open_backend(path: str | Path, *, backend: str | None = None, threads: int | None = None) -> Backend:
+def open_backend(
+    path: str | Path, *, backend: str | None = None, threads: int | None = None, compute_precision: str = "fp32"
+) -> Backend:
     """Load a model file on a backend (by name, or by the file's suffix when ``backend`` is None).
 
+    ``compute_precision`` pins the precision of float layers (``fp32``, or ``bf16`` on OpenVINO where
+    the CPU has it); no runtime is left to pick its own.
+
     Raises:
-        BackendUnavailableError: the runtime is not installed, or the name is unknown.
+        BackendUnavailableError: the runtime is not installed, the name is unknown, or it cannot compute
+            in ``compute_precision`` here.
         ModelNotFoundError: the file does not exist.
         ModelLoadError: the runtime cannot read the file.
     """
@@ -52,7 +58,15 @@ def open_backend(path: str | Path, *, backend: str | None = None, threads: int |
         from edge_bml.backends.openvino_backend import OpenVinoBackend as cls
     else:
         raise BackendUnavailableError(f"unknown backend {name!r}; choose one of {BACKEND_NAMES}")
-    return cls(path, threads=threads)
+    return cls(path, threads=threads, compute_precision=compute_precision)
 
 
-__all__ = ["BACKEND_NAMES", "Backend", "TensorSpec", "backend_for_suffix", "is_available", "open_backend"]
+__all__ = [
+    "BACKEND_NAMES",
+    "COMPUTE_PRECISIONS",
+    "Backend",
+    "TensorSpec",
+    "backend_for_suffix",
+    "is_available",
+    "open_backend",
+]

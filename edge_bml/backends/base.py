@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_bml.errors import InputSpecError, ModelNotFoundError
+from edge_bml.errors import BackendUnavailableError, InputSpecError, ModelNotFoundError
+
+# Numeric precisions a backend can be told to compute float layers in. ``fp32`` is every variant's
+# default: a runtime must never down-cast on its own (OpenVINO's CPU plugin picks bf16 by default on
+# CPUs that have it, which changes every figure measured with it).
+COMPUTE_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,16 @@ class TensorSpec:
 
 
 class Backend(abc.ABC):
-    """One loaded model on one runtime. Use as a context manager or call ``close``."""
+    """One loaded model on one runtime. Use as a context manager or call ``close``.
+
+    ``compute_precision`` is the precision the runtime computes float layers in: ``fp32`` unless
+    ``bf16`` is asked for, and never left to the runtime's own default.
+    """
 
     name: str = "backend"
+    supported_precisions: tuple[str, ...] = ("fp32",)
 
-    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32") -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelNotFoundError(
@@ -40,7 +50,12 @@ class Backend(abc.ABC):
             )
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
+        if compute_precision not in self.supported_precisions:
+            raise BackendUnavailableError(
+                f"{self.name} cannot compute in {compute_precision!r}; it offers {self.supported_precisions}"
+            )
         self.threads = threads
+        self.compute_precision = compute_precision
 
     @property
     @abc.abstractmethod

@@ -36,16 +36,29 @@ def _spec(detail: dict) -> TensorSpec:
     )
 
 
+def _new_interpreter(interpreter_class: type, path: str, threads: int | None):
+    try:
+        return interpreter_class(
+            model_path=path, num_threads=threads, experimental_default_delegate_latest_features=False
+        )
+    except TypeError:  # tflite-runtime 2.14 has no such option (and no such features)
+        return interpreter_class(model_path=path, num_threads=threads)
+
+
 class LiteRTBackend(Backend):
-    """Runs a ``.tflite`` file with XNNPACK on the CPU."""
+    """Runs a ``.tflite`` file with XNNPACK on the CPU, in the precision the file's tensors have.
+
+    XNNPACK's "latest features" (which may run float graphs in fp16 or quantize them on the fly)
+    stay off: fp32 tensors compute in fp32.
+    """
 
     name = "litert"
 
-    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
-        super().__init__(path, threads=threads)
+    def __init__(self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32") -> None:
+        super().__init__(path, threads=threads, compute_precision=compute_precision)
         interpreter_class = _interpreter_class()
         try:
-            self._interpreter = interpreter_class(model_path=str(self.path), num_threads=threads)
+            self._interpreter = _new_interpreter(interpreter_class, str(self.path), threads)
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise ModelLoadError(f"LiteRT cannot load {self.path}: {error}") from error

@@ -8,6 +8,7 @@ import numpy as np
 
 from edge_bml.backends.base import Backend, TensorSpec
 from edge_bml.errors import BackendUnavailableError, ModelLoadError
+from edge_bml.native_libs import onnxruntime_import_is_unsafe
 
 _ORT_TYPES = {
     "tensor(float)": np.float32,
@@ -21,24 +22,39 @@ _ORT_TYPES = {
 }
 
 
+# Session settings that could change float results by machine; set explicitly to their exact values.
+PINNED_CONFIG = {"mlas.enable_gemm_fastmath_arm64_bfloat16": "0", "session.set_denormal_as_zero": "0"}
+
+
 def _spec(arg) -> TensorSpec:
     shape = tuple(d if isinstance(d, int) else -1 for d in arg.shape)
     return TensorSpec(name=arg.name, shape=shape, dtype=np.dtype(_ORT_TYPES.get(arg.type, np.float32)))
 
 
 class OnnxRuntimeBackend(Backend):
-    """Runs an ``.onnx`` file; QDQ INT8 models run on ORT's integer kernels."""
+    """Runs an ``.onnx`` file; QDQ INT8 models run on ORT's integer kernels.
+
+    Float layers compute in fp32: ORT's bf16 fast-math GEMM (an ARM64 option) is switched off and
+    denormals are kept, so results do not depend on the CPU's ISA.
+    """
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
-        super().__init__(path, threads=threads)
+    def __init__(self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32") -> None:
+        super().__init__(path, threads=threads, compute_precision=compute_precision)
+        if onnxruntime_import_is_unsafe():
+            raise BackendUnavailableError(
+                "usearch was imported before edge_bml, and ONNX Runtime would crash the process if loaded "
+                "now (two copies of libstdc++); import edge_bml (or onnxruntime) before usearch"
+            )
         try:
             import onnxruntime as ort
         except ImportError:
             raise BackendUnavailableError("the ONNX Runtime backend needs `pip install onnxruntime`") from None
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        for key, value in PINNED_CONFIG.items():
+            options.add_session_config_entry(key, value)
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

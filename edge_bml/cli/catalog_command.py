@@ -13,6 +13,7 @@ from edge_bml.catalog.edit import add_products, remove_products
 from edge_bml.catalog.embedder_choice import open_embedder
 from edge_bml.catalog.products import ColumnMap
 from edge_bml.catalog.vectors import DTYPES
+from edge_bml.cli.arg_types import positive_int
 
 
 def _columns(args: argparse.Namespace) -> ColumnMap:
@@ -27,7 +28,9 @@ def _add_table_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--category-col", default="category")
     parser.add_argument("--title-col", default=None)
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the installed one)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+    )
     parser.add_argument("--batch", type=int, default=16, help="crops per inference batch")
 
 

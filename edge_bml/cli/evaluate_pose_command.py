@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES
+from edge_bml.cli.arg_types import positive_int
 from edge_bml.cli.evaluate_command import annotations_path, evaluate_subparsers
 
 
@@ -21,7 +22,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--garments", type=int, default=50, help="clothing photos checked for no_person (default 50)")
     parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+    )
     parser.add_argument("--no-mirror-average", action="store_true", help="one landmark pass per person")
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")

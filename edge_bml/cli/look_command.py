@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES
+from edge_bml.cli.arg_types import output_file, positive_int
+from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
 from edge_bml.look import Look
 from edge_bml.pipeline import STAGES, LookOptions, LookPipeline, StageChoice
@@ -17,18 +20,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     add_look_options(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per photo, one per line")
-    parser.add_argument("--draw", type=Path, metavar="OUT.png", help="the photo with article boxes and labels")
-    parser.add_argument("--html", type=Path, metavar="OUT.html", help="a self-contained page of the looks")
+    parser.add_argument("--draw", type=output_file, metavar="OUT.png", help="the photo with article boxes and labels")
+    parser.add_argument("--html", type=output_file, metavar="OUT.html", help="a self-contained page of the looks")
     parser.set_defaults(func=run)
 
 
 def add_look_options(parser: argparse.ArgumentParser) -> None:
     """The options every command that runs the whole look shares."""
     parser.add_argument("--catalog", type=Path, help="a built catalog folder (without it: no matches)")
-    parser.add_argument("--top-k", type=int, default=5, help="matches per article (default 5)")
+    parser.add_argument("--top-k", type=positive_int, default=5, help="matches per article (default 5)")
     parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
-    parser.add_argument("--threads", type=int, default=None, help="inference threads per model")
+    parser.add_argument("--threads", type=positive_int, default=None, help="inference threads per model")
     parser.add_argument("--any-shot", action="store_true", help="also look at photos that are not full shots")
     parser.add_argument(
         "--stage",
@@ -93,15 +96,23 @@ def run(args: argparse.Namespace) -> int:
     from edge_bml.look_html import look_section, write_look_html
 
     sections = []
+    if args.catalog is None:
+        print(
+            "edge-bml look: no catalog given (--catalog DIR), so articles come back without matches; "
+            "build one with `edge-bml catalog build --images DIR --items ITEMS.csv --out catalog_shards/NAME` "
+            "or run `edge-bml demo`, which builds catalog_shards/clothing",
+            file=sys.stderr,
+        )
     with LookPipeline(options_from_args(args)) as pipeline:
+        models = choices_json(pipeline.choices)
         if not args.json:
-            print("models: " + ", ".join(f"{k} {v}" for k, v in pipeline.models.items()))
+            print("\n".join(choices_lines(pipeline.choices)))
         categories = pipeline.detector.labels
         photos = PhotoReader(args.photos, command="edge-bml look")
         for photo, image, timer in photos:
             look = pipeline(image, file=str(photo), timer=timer)
             if args.json:
-                print(json.dumps(look.to_json()), flush=True)
+                print(json.dumps({**look.to_json(), "models": models}), flush=True)
             else:
                 print_table(look)
             if args.draw:

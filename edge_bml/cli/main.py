@@ -7,6 +7,7 @@ import sys
 
 from edge_bml import __version__
 from edge_bml.cli import (
+    bench_command,
     catalog_command,
     data_command,
     demo_command,
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     look_command.add_parser(commands)
     serve_command.add_parser(commands)
     data_command.add_parser(commands)
+    bench_command.add_parser(commands)
     return parser
 
 

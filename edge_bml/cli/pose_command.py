@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES
+from edge_bml.cli.arg_types import output_file, positive_int
+from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
 from edge_bml.drawing import draw_pose, write_png
 from edge_bml.stages.pose import PoseEstimator, PoseOptions, PoseResult
@@ -18,14 +20,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
-    parser.add_argument("--threads", type=int, default=None, help="inference threads (default: the runtime's)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: the runtime's)")
     parser.add_argument("--json", action="store_true", help="one JSON object per photo, one per line")
     parser.add_argument(
         "--no-mirror-average", action="store_true", help="one landmark pass per person (faster, less symmetric)"
     )
     parser.add_argument(
         "--draw",
-        type=Path,
+        type=output_file,
         metavar="OUT.png",
         help="write the photo with the skeleton (PHOTO name appended when several photos)",
     )
@@ -70,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     )
     classifier = PoseClassifier()
     with PoseEstimator.create_from_options(options) as estimator:
+        models = choices_json(estimator.choices)
         if not args.json:
-            names = f"{estimator.detector.manifest.name} + {estimator.landmarker.manifest.name}"
-            print(f"models: {names}")
+            print("\n".join(choices_lines(estimator.choices)))
             print(f"{'photo':<28} {'shot':<11} {'facing':<7} {'detect':>8} {'landmk':>8} {'total':>8}  why")
         photos = PhotoReader(args.photos, command="edge-bml pose")
         for photo, image, timer in photos:
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             if args.draw and result.main is not None:
                 write_png(draw_path(args.draw, photo, len(args.photos) > 1), draw_pose(image, result.main))
             if args.json:
-                print(json.dumps(pose_json(str(photo), result, decision, timings)), flush=True)
+                print(json.dumps({**pose_json(str(photo), result, decision, timings), "models": models}), flush=True)
             else:
                 why = "; ".join(r for r in decision.reasons if "out of frame" in r) or decision.reasons[-1]
                 print(

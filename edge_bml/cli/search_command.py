@@ -9,6 +9,7 @@ from pathlib import Path
 from edge_bml.catalog.catalog_manifest import read_catalog_manifest
 from edge_bml.catalog.embedder_choice import open_embedder
 from edge_bml.catalog.search import Catalog
+from edge_bml.cli.arg_types import positive_int
 from edge_bml.image_io import read_image
 from edge_bml.timing import StageTimer
 
@@ -46,8 +47,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE", help="a photo of one article (used whole)")
     parser.add_argument("--catalog", required=True, type=Path)
     parser.add_argument("--category", help="search only this category (default: all)")
-    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--top-k", type=positive_int, default=10)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the catalog's)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+    )
     parser.set_defaults(func=run)

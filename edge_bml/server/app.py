@@ -1,7 +1,8 @@
 """The HTTP API and kiosk page.
 
 POST /v1/look (multipart ``file`` or a raw image body) -> the look as JSON; GET /v1/catalog;
-GET /v1/products/{id}/image (catalog images only); GET /healthz; GET /metrics; GET / (kiosk page).
+GET /v1/models (the variants running and why they were chosen); GET /v1/products/{id}/image
+(catalog images only); GET /healthz; GET /metrics; GET / (kiosk page).
 Every bad request gets a 4xx with a message; a full work queue gets 503 with Retry-After.
 """
 
@@ -151,6 +152,13 @@ def create_app(look_options: LookOptions, server_options: ServerOptions | None =
             return counted("product_image", _error(404, f"no image for product {product_id!r}"))
         return counted("product_image", FileResponse(path))
 
+    def models(request: Request) -> Response:
+        from edge_bml.cli.model_choices import choices_json
+        from edge_bml.machine import current_machine
+
+        summary = {"machine": current_machine().to_json(), "models": choices_json(state["pool"].any.choices)}
+        return counted("models", JSONResponse(summary))
+
     def healthz(request: Request) -> Response:
         ready = "pool" in state
         return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
@@ -173,6 +181,7 @@ def create_app(look_options: LookOptions, server_options: ServerOptions | None =
         Route("/static/{name}", asset),
         Route("/v1/look", look, methods=["POST"]),
         Route("/v1/catalog", catalog_info),
+        Route("/v1/models", models),
         Route("/v1/products/{product_id}/image", product_image),
         Route("/healthz", healthz),
         Route("/metrics", metrics_text),

@@ -6,7 +6,7 @@ import numpy as np
 
 from edge_bml.errors import ManifestError
 from edge_bml.manifest import ModelManifest
-from edge_bml.model_registry import LoadedModel, load_model, select_variant
+from edge_bml.model_registry import LoadedModel, VariantChoice, choose_variant, load_model
 
 
 class ModelStage:
@@ -19,6 +19,8 @@ class ModelStage:
             raise ManifestError(f"{manifest.name} is a {manifest.task} model, not {self.task}")
         self.model: LoadedModel = load_model(manifest, threads=threads)
         self.manifest = manifest
+        # Why this variant runs; ``create_from_options`` replaces it with the registry's reasons.
+        self.choice = VariantChoice(manifest, "given", "named by the caller")
         spec = self.model.backend.inputs[0]
         self._input_name = manifest.input.name or spec.name
         names = {s.name for s in self.model.backend.outputs}
@@ -35,7 +37,10 @@ class ModelStage:
         Raises:
             ModelNotFoundError: no installed variant matches.
         """
-        return cls(select_variant(cls.task, backend=backend, precision=precision, threads=threads), threads=threads)
+        choice = choose_variant(cls.task, backend=backend, precision=precision, threads=threads)
+        stage = cls(choice.manifest, threads=threads)
+        stage.choice = choice
+        return stage
 
     def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         """Run the model on a preprocessed tensor; outputs keyed by role (manifest ``outputs``)."""

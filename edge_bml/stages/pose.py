@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_bml.geometry import RotatedRect, letterbox
-from edge_bml.model_registry import select_variant
+from edge_bml.model_registry import choose_variant
 from edge_bml.stages.model_stage import ModelStage
 from edge_bml.stages.ssd_anchors import generate_anchors
 from edge_bml.stages.weighted_nms import weighted_nms
@@ -351,11 +351,9 @@ class PoseEstimator:
         kwargs = dict(backend=options.backend, precision=options.precision, threads=options.threads)
         detector = PoseDetector.create_from_options(**kwargs)
         try:
-            landmarker = PoseLandmarker(
-                select_variant("pose_landmarks", **kwargs),
-                threads=options.threads,
-                mirror_average=options.mirror_average,
-            )
+            choice = choose_variant("pose_landmarks", **kwargs)
+            landmarker = PoseLandmarker(choice.manifest, threads=options.threads, mirror_average=options.mirror_average)
+            landmarker.choice = choice
         except Exception:
             detector.close()
             raise
@@ -377,6 +375,11 @@ class PoseEstimator:
         return PoseResult(
             people=people[: self.max_people], image_size=(width, height), timings_ms=timer.as_dict(total=False)
         )
+
+    @property
+    def choices(self) -> dict:
+        """The variant each of the two models runs and why it was chosen (``VariantChoice`` by task)."""
+        return {"pose_detection": self.detector.choice, "pose_landmarks": self.landmarker.choice}
 
     def close(self) -> None:
         self.detector.close()

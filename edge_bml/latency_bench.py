@@ -1,0 +1,82 @@
+"""Measuring what each model variant costs on this machine, for the latency profile.
+
+A few seconds per variant and thread count: a seeded random photo-sized input, prepared as the
+manifest says, a short warm-up, then timed runs until the time budget is spent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from edge_bml.backends import is_available, open_backend
+from edge_bml.latency_profile import LatencyProfile
+from edge_bml.manifest import ModelManifest
+
+WARMUP_RUNS = 3
+MIN_RUNS = 5
+MAX_RUNS = 500
+
+
+def sample_input(manifest: ModelManifest, *, seed: int = 0) -> np.ndarray:
+    """A batch-of-one input of the model's size: random RGB pixels normalised as the manifest says."""
+    spec = manifest.input
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(spec.height, spec.width, 3), dtype=np.uint8)
+    return spec.normalize(pixels)
+
+
+def time_variant(manifest: ModelManifest, *, threads: int, seconds: float = 1.0) -> float:
+    """Median milliseconds of one inference of ``manifest`` at ``threads`` on its own backend.
+
+    Raises:
+        BackendUnavailableError, ModelLoadError, ChecksumMismatchError: the variant cannot run here.
+    """
+    manifest.verify()
+    with open_backend(manifest.model_path, backend=manifest.backend, threads=threads) as backend:
+        name = manifest.input.name or backend.inputs[0].name
+        feeds = {name: sample_input(manifest)}
+        for _ in range(WARMUP_RUNS):
+            backend.run(feeds)
+        times: list[float] = []
+        deadline = time.perf_counter() + seconds
+        while len(times) < MIN_RUNS or (time.perf_counter() < deadline and len(times) < MAX_RUNS):
+            started = time.perf_counter()
+            backend.run(feeds)
+            times.append((time.perf_counter() - started) * 1000.0)
+    return float(np.median(times))
+
+
+def measure_profile(
+    manifests: Sequence[ModelManifest],
+    profile: LatencyProfile,
+    *,
+    threads: Sequence[int] = (1, 2),
+    seconds: float = 1.0,
+    on_step: Callable[[ModelManifest, int, float | None, str], None] | None = None,
+) -> dict[str, str]:
+    """Time every variant whose runtime is installed at each thread count into ``profile``.
+
+    Returns why each variant that could not be timed was skipped; ``on_step(manifest, threads, ms, note)``
+    is called after each measurement (for progress bars).
+    """
+    from edge_bml.errors import EdgeBmlError
+
+    skipped: dict[str, str] = {}
+    for manifest in manifests:
+        if not is_available(manifest.backend):
+            skipped[manifest.name] = f"the {manifest.backend} runtime is not installed"
+            continue
+        for count in threads:
+            try:
+                milliseconds = time_variant(manifest, threads=count, seconds=seconds)
+            except EdgeBmlError as error:
+                skipped[manifest.name] = str(error)
+                if on_step is not None:
+                    on_step(manifest, count, None, "skipped")
+                break
+            profile.record(manifest, count, milliseconds)
+            if on_step is not None:
+                on_step(manifest, count, milliseconds, "")
+    return skipped
