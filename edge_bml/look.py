@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from edge_bml.catalog.matches import Matches
+from edge_bml.colour import hex_colour
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Article:
     score: float
     matches: Matches = field(default_factory=lambda: Matches(()))
     note: str = ""
+    colour: np.ndarray | None = None  # the worn garment's colour, CIELAB
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -27,6 +29,8 @@ class Article:
             "score": round(self.score, 4),
             "matches": [m.to_json() for m in self.matches],
         }
+        if self.colour is not None:
+            data["colour"] = {"hex": hex_colour(self.colour), "lab": [round(float(v), 1) for v in self.colour]}
         if self.note:
             data["note"] = self.note
         return data

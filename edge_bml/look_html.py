@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_bml.colour import hex_colour
 from edge_bml.drawing import category_colour
 from edge_bml.look import Look
 
@@ -34,6 +35,14 @@ def _thumbnail(path: Path) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data).decode() if data[:3] == b"\xff\xd8\xff" else ""
 
 
+def _swatch(lab) -> str:
+    """A small square of a CIELAB colour (the worn garment's, or a product's), or nothing."""
+    if lab is None:
+        return ""
+    colour = hex_colour(lab)
+    return f'<span class="swatch" style="background:{colour}" title="colour {colour}"></span>'
+
+
 def look_section(look: Look, image: np.ndarray, *, catalog_dir: Path | None, categories: tuple[str, ...]) -> str:
     """One look as an HTML section."""
     height, width = image.shape[:2]
@@ -54,13 +63,13 @@ def look_section(look: Look, image: np.ndarray, *, catalog_dir: Path | None, cat
             src = _thumbnail(catalog_dir / match.file) if catalog_dir else ""
             img = f'<img src="{src}" alt="">' if src else '<div class="noimg"></div>'
             cards.append(
-                f'<div class="card">{img}<div>{html.escape(match.title or match.id)}</div>'
+                f'<div class="card">{img}<div>{_swatch(match.colour)}{html.escape(match.title or match.id)}</div>'
                 f"<small>{match.score:.3f}</small></div>"
             )
         note = f"<small>{html.escape(article.note)}</small>" if article.note else ""
         rows.append(
-            f'<div class="article"><h3>{html.escape(article.category)} <small>{article.score:.2f}</small></h3>'
-            f'{note}<div class="cards">{"".join(cards)}</div></div>'
+            f'<div class="article"><h3>{_swatch(article.colour)}{html.escape(article.category)} '
+            f'<small>{article.score:.2f}</small></h3>{note}<div class="cards">{"".join(cards)}</div></div>'
         )
     timings = " · ".join(f"{k} {v:.1f} ms" for k, v in look.timings_ms.items())
     status = html.escape(look.stopped) if look.stopped else f"{len(look.articles)} articles"
@@ -76,7 +85,9 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:1em;background:#fafafa}
 .look{display:flex;gap:1em;align-items:flex-start}svg{width:360px;flex:none}
 .cards{display:flex;gap:.5em;overflow-x:auto}.card{width:110px;font-size:12px}
 .card img,.noimg{width:110px;height:110px;object-fit:contain;background:#fff;border:1px solid #ddd}
-.timings{color:#555;font-size:12px}h3{margin:.4em 0}"""
+.timings{color:#555;font-size:12px}h3{margin:.4em 0}
+.swatch{display:inline-block;width:.9em;height:.9em;border:1px solid #888;border-radius:2px;margin-right:.3em;
+vertical-align:-.1em}"""
 
 
 def write_look_html(path: str | Path, sections: list[str], *, title: str = "edge_bml looks") -> None:

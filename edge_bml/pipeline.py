@@ -7,6 +7,7 @@ one pipeline serves many photos.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from edge_bml.catalog.search import Catalog
 from edge_bml.errors import EdgeBmlError
+from edge_bml.foreground import garment_colour
 from edge_bml.image_io import decode_image, read_image
 from edge_bml.look import Article, Look
 from edge_bml.model_registry import VariantChoice
@@ -39,6 +41,7 @@ class LookOptions:
     """How a ``LookPipeline`` runs.
 
     catalog: a built catalog folder; without one, articles come back without matches.
+    colour_weight: how much the worn colour counts in the ranking (None: the catalog's default; 0: not at all).
     gate: the shot types that go on past pose classification (default: full shots only).
     stages: per-stage overrides keyed ``pose``, ``detector``, ``embedder``.
     """
@@ -53,6 +56,7 @@ class LookOptions:
     mirror_average: bool = True
     classifier: PoseClassifierOptions = field(default_factory=PoseClassifierOptions)
     max_articles: int = 20
+    colour_weight: float | None = None
 
     def choice(self, stage: str) -> tuple[str, str, int | None]:
         """(backend, precision, threads) for ``stage``."""
@@ -199,20 +203,30 @@ class LookPipeline:
                 crops.append(crop)
                 kept.append(i)
         labels = found.names
-        articles = {i: Article(labels[i], found.xyxy[i], float(found.confidence[i])) for i in range(len(found))}
+        colours = {i: garment_colour(crop) for i, crop in zip(kept, crops, strict=True)}
+        articles = {
+            i: Article(labels[i], found.xyxy[i], float(found.confidence[i]), colour=colours.get(i))
+            for i in range(len(found))
+        }
         if self.catalog is None or not crops:
             return [articles[i] for i in range(len(found))]
         with timer.stage("embed"):
             vectors = self.embedder.embed(crops)
         with timer.stage("search"):
             for row, i in enumerate(kept):
-                category = articles[i].category
-                if category not in self.catalog.shards:
-                    note = f"the catalog has no {category} products"
-                    articles[i] = Article(category, found.xyxy[i], float(found.confidence[i]), note=note)
+                article = articles[i]
+                if article.category not in self.catalog.shards:
+                    note = f"the catalog has no {article.category} products"
+                    articles[i] = dataclasses.replace(article, note=note)
                     continue
-                matches = self.catalog.search(vectors[row], category=category, k=self.options.top_k)
-                articles[i] = Article(category, found.xyxy[i], float(found.confidence[i]), matches)
+                matches = self.catalog.search(
+                    vectors[row],
+                    category=article.category,
+                    k=self.options.top_k,
+                    colour=article.colour,
+                    colour_weight=self.options.colour_weight,
+                )
+                articles[i] = dataclasses.replace(article, matches=matches)
         return [articles[i] for i in range(len(found))]
 
     @staticmethod

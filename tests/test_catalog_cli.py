@@ -56,7 +56,8 @@ def test_search_json_has_matches_and_timings(setup, data_dir, capsys):
     )
     result = json.loads(capsys.readouterr().out)
     assert [m["id"] for m in result["matches"]][0] == rows[0]["id"]
-    assert set(result["matches"][0]) == {"id", "score", "category", "title", "file"}
+    assert set(result["matches"][0]) == {"id", "score", "category", "title", "file", "colour"}
+    assert result["matches"][0]["colour"]["hex"].startswith("#") and len(result["matches"][0]["colour"]["lab"]) == 3
     assert {"decode", "embed", "search", "total"} <= set(result["timings_ms"])
 
 
@@ -95,6 +96,14 @@ def test_evaluate_retrieval_json(setup, data_dir, capsys):
     for key in ("category_precision_at_1", "category_precision_at_5", "instance_recall_at_1", "instance_recall_at_10"):
         assert 0.0 <= result[key] <= 1.0
     assert result["instance_recall_at_10"] >= result["instance_recall_at_1"]
+    assert result["lookalike_queries"] > 0
+    for key in ("lookalike_colour_de", "lookalike_colour_chance_de", "lookalike_colour_oracle_de"):
+        assert result[key] > 0
+    assert result["lookalike_colour_oracle_de"] <= result["lookalike_colour_de"]
+    assert result["lookalike_colour_ratio"] == pytest.approx(
+        result["lookalike_colour_de"] / result["lookalike_colour_chance_de"], abs=2e-3
+    )
+    assert set(result["lookalike_per_category"]) <= set(json.loads((catalog / "catalog.json").read_text())["counts"])
     assert set(result["per_category"]) <= set(json.loads((catalog / "catalog.json").read_text())["counts"])
     assert (
         main(

@@ -12,10 +12,12 @@ import numpy as np
 from edge_bml.catalog.catalog_manifest import (
     REPORT_FILE,
     CatalogManifest,
+    product_row,
     shard_path,
     write_catalog_manifest,
     write_products_file,
 )
+from edge_bml.catalog.colour_rerank import COLOUR_VERSION, DEFAULT_COLOUR_WEIGHT, colour_settings
 from edge_bml.catalog.embedding_cache import EmbeddingCache
 from edge_bml.catalog.products import ColumnMap, Product, read_products
 from edge_bml.catalog.progress import Progress
@@ -23,7 +25,9 @@ from edge_bml.catalog.recall_check import recall_vs_exact
 from edge_bml.catalog.shards import new_index
 from edge_bml.catalog.staging import staged_directory
 from edge_bml.catalog.vectors import DTYPES, METRIC, to_stored
+from edge_bml.colour import median_lab
 from edge_bml.errors import CatalogError, ImageError
+from edge_bml.foreground import neutral_fill, product_foreground
 from edge_bml.image_io import read_image
 from edge_bml.manifest import sha256_file, write_json_atomic
 
@@ -36,6 +40,19 @@ def embedder_identity(embedder) -> tuple[str, str]:
     return manifest.name, manifest.sha256[manifest.model_file]
 
 
+def product_view(image: np.ndarray, *, fill: bool) -> tuple[np.ndarray, np.ndarray]:
+    """What the embedder sees of a product photo, and the garment's colour (median CIELAB of its foreground).
+
+    With ``fill`` (an embedder trained on garments on a neutral backdrop), everything but the
+    garment is replaced by the neutral grey, as the look does with article crops.
+    """
+    mask = product_foreground(image)
+    colour = median_lab(image, mask)
+    if colour is None:
+        colour = median_lab(image)
+    return (neutral_fill(image, mask) if fill else image), colour
+
+
 def embed_products(
     products: list[Product],
     embedder,
@@ -44,17 +61,19 @@ def embed_products(
     batch_size: int,
     on_progress: Callable[[int, int], None] | None,
     chunk: int = CHUNK,
-) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Vectors by product id, and why each unreadable photo failed; chunks are cached as they finish."""
-    vectors, failures = cache.load()
+) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, np.ndarray]]:
+    """Vectors, failure reasons and garment colours (CIELAB) by product id; chunks are cached as they finish."""
+    vectors, failures, colours = cache.load()
     todo = [p for p in products if p.id not in vectors and p.id not in failures]
     progress = Progress(len(products), label="embed", start=len(products) - len(todo))
     chunk_number = len(list(cache.folder.glob("chunk_*.npz")))
+    fill = bool(embedder.manifest.decoder.get("foreground_fill", False))
     for start in range(0, len(todo), chunk):
-        chunk_vectors, chunk_failures, crops, ids = {}, {}, [], []
+        chunk_vectors, chunk_failures, crops, ids, chunk_colours = {}, {}, [], [], {}
         for product in todo[start : start + chunk]:
             try:
-                crops.append(read_image(product.image))
+                view, chunk_colours[product.id] = product_view(read_image(product.image), fill=fill)
+                crops.append(view)
                 ids.append(product.id)
             except (ImageError, OSError) as error:
                 chunk_failures[product.id] = str(error)
@@ -64,14 +83,15 @@ def embed_products(
             progress.update(len(embedded))
         if chunk_failures:
             progress.update(len(chunk_failures))
-        cache.save_chunk(chunk_number, chunk_vectors, chunk_failures)
+        cache.save_chunk(chunk_number, chunk_vectors, chunk_failures, chunk_colours)
         chunk_number += 1
         vectors.update(chunk_vectors)
         failures.update(chunk_failures)
+        colours.update({i: chunk_colours[i] for i in chunk_vectors})
         if on_progress is not None:
             on_progress(len(vectors) + len(failures), len(products))
     progress.close()
-    return vectors, failures
+    return vectors, failures, colours
 
 
 def build_catalog(
@@ -86,10 +106,13 @@ def build_catalog(
     batch_size: int = 16,
     on_progress: Callable[[int, int], None] | None = None,
     chunk: int = CHUNK,
+    colour_weight: float = DEFAULT_COLOUR_WEIGHT,
 ) -> CatalogManifest:
     """Embed every product photo and write the catalog folder ``out`` (aside, then renamed).
 
     Unreadable photos and rows with an empty id or category are listed in ``build_report.json``.
+    Each product's garment colour (median CIELAB of its photo's foreground) is stored with it;
+    ``colour_weight`` is the catalog's default weight of colour in the ranking (``catalog.json``).
     Embeddings are cached every ``chunk`` products so ``resume`` can pick up an interrupted build;
     ``on_progress(done, total)`` is called after each chunk.
 
@@ -108,11 +131,12 @@ def build_catalog(
         "items": sha256_file(items_csv),
         "images": str(images_dir.resolve()),
         "columns": vars(columns),
+        "colour": COLOUR_VERSION,
     }
     cache = EmbeddingCache(out, key, resume=resume)
     started = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
-    vectors, failures = embed_products(
+    vectors, failures, colours = embed_products(
         products, embedder, cache, batch_size=batch_size, on_progress=on_progress, chunk=chunk
     )
     kept = [p for p in products if p.id in vectors]
@@ -124,16 +148,7 @@ def build_catalog(
     rows, shards, by_category = [], {}, {}
     for key_number, product in enumerate(kept):
         by_category.setdefault(product.category, []).append(key_number)
-        rows.append(
-            {
-                "key": key_number,
-                "id": product.id,
-                "category": product.category,
-                "title": product.title,
-                "file": product.file,
-                "extra": product.extra,
-            }
-        )
+        rows.append(product_row(key_number, product, colours[product.id]))
     matrix = np.stack([vectors[p.id] for p in kept]).astype(np.float32)
     for category, keys in sorted(by_category.items()):
         index = new_index(dims, dtype)
@@ -150,6 +165,7 @@ def build_catalog(
         built_at=started.isoformat(timespec="seconds"),
         columns=vars(columns),
         source={"items_csv": str(items_csv), "images_dir": str(images_dir)},
+        colour=colour_settings(colour_weight),
         metrics={
             "build_seconds": round(time.perf_counter() - clock, 1),
             "recall_at_10_vs_exact_f32": recall,

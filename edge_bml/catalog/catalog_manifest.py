@@ -31,6 +31,8 @@ class CatalogManifest:
     columns: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # How colour joins the ranking: {"space", "product_colour", "weight", "candidates"}; empty: not at all.
+    colour: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -71,6 +73,7 @@ def read_catalog_manifest(directory: str | Path) -> CatalogManifest:
             columns=dict(data.get("columns", {})),
             source=dict(data.get("source", {})),
             metrics=dict(data.get("metrics", {})),
+            colour=dict(data.get("colour", {})),
         )
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise CatalogError(f"{path}: damaged catalog manifest: {error}") from error
@@ -94,6 +97,19 @@ def read_products_file(directory: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except json.JSONDecodeError as error:
         raise CatalogError(f"{path}: damaged: {error}") from error
+
+
+def product_row(key: int, product, colour) -> dict[str, Any]:
+    """One line of ``products.jsonl``: shard key, id, category, title, file, extra and garment colour (CIELAB)."""
+    return {
+        "key": int(key),
+        "id": product.id,
+        "category": product.category,
+        "title": product.title,
+        "file": product.file,
+        "extra": product.extra,
+        "colour": [round(float(v), 2) for v in colour],
+    }
 
 
 def write_products_file(directory: Path, rows: list[dict[str, Any]]) -> None:

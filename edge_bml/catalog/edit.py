@@ -14,6 +14,7 @@ from edge_bml.catalog.build import embed_products, embedder_identity
 from edge_bml.catalog.catalog_manifest import (
     SHARDS_DIR,
     CatalogManifest,
+    product_row,
     read_catalog_manifest,
     read_products_file,
     shard_path,
@@ -76,7 +77,7 @@ def add_products(
     if clash:
         raise CatalogError(f"{len(clash)} id(s) are already in {directory}, e.g. {clash[:3]}; remove them first")
     cache = EmbeddingCache(directory, {"add": sha256_file(items_csv)}, resume=False)
-    vectors, failures = embed_products(products, embedder, cache, batch_size=batch_size, on_progress=None)
+    vectors, failures, colours = embed_products(products, embedder, cache, batch_size=batch_size, on_progress=None)
     cache.remove()
     new = [p for p in products if p.id in vectors]
     if not new:
@@ -94,9 +95,7 @@ def add_products(
             index.add(keys, to_stored(np.stack([vectors[p.id] for p in members]), manifest.dtype))
             index.save(str(path))
             for key, p in zip(keys.tolist(), members, strict=True):
-                rows.append(
-                    {"key": key, "id": p.id, "category": p.category, "title": p.title, "file": p.file, "extra": p.extra}
-                )
+                rows.append(product_row(key, p, colours[p.id]))
             next_key += len(members)
             counts[category] = counts.get(category, 0) + len(members)
         write_products_file(staging, rows)

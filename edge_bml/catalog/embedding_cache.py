@@ -26,21 +26,29 @@ class EmbeddingCache:
         except (OSError, json.JSONDecodeError):
             return None
 
-    def load(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """Vectors by id and failure reasons by id from earlier chunks."""
-        vectors, failures = {}, {}
+    def load(self) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, np.ndarray]]:
+        """Vectors by id, failure reasons by id and product colours (CIELAB) by id from earlier chunks."""
+        vectors, failures, colours = {}, {}, {}
         for chunk in sorted(self.folder.glob("chunk_*.npz")):
             with np.load(chunk, allow_pickle=False) as data:
                 vectors.update(zip(data["ids"].tolist(), data["vectors"], strict=True))
+                colours.update(zip(data["ids"].tolist(), data["colours"], strict=True))
                 failures.update(zip(data["failed_ids"].tolist(), data["failed_reasons"].tolist(), strict=True))
-        return vectors, failures
+        return vectors, failures, colours
 
-    def save_chunk(self, number: int, vectors: dict[str, np.ndarray], failures: dict[str, str]) -> None:
+    def save_chunk(
+        self,
+        number: int,
+        vectors: dict[str, np.ndarray],
+        failures: dict[str, str],
+        colours: dict[str, np.ndarray],
+    ) -> None:
         tmp = self.folder / f"chunk_{number:06d}.tmp.npz"
         np.savez(
             tmp,
             ids=np.asarray(list(vectors), dtype=str),
             vectors=np.stack(list(vectors.values())) if vectors else np.zeros((0, 1), np.float32),
+            colours=np.stack([colours[i] for i in vectors]) if vectors else np.zeros((0, 3), np.float32),
             failed_ids=np.asarray(list(failures), dtype=str),
             failed_reasons=np.asarray(list(failures.values()), dtype=str),
         )

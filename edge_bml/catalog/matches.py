@@ -5,10 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge_bml.colour import hex_colour
+
 
 @dataclass(frozen=True)
 class Match:
-    """One product found: its id, cosine similarity and metadata."""
+    """One product found: its id, score and metadata.
+
+    ``score`` is the cosine similarity, or after a colour re-rank the combined score, in which case
+    ``similarity`` keeps the cosine. ``colour`` is the product's garment colour in CIELAB (None in
+    catalogs built before colours were stored).
+    """
 
     id: str
     score: float
@@ -16,15 +23,20 @@ class Match:
     title: str
     file: str
     extra: dict[str, str] = field(default_factory=dict)
+    colour: tuple[float, float, float] | None = None
+    similarity: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "score": round(self.score, 6),
             "category": self.category,
             "title": self.title,
             "file": self.file,
         }
+        if self.colour is not None:
+            data["colour"] = {"hex": hex_colour(self.colour), "lab": [round(v, 1) for v in self.colour]}
+        return data
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_bml.catalog.catalog_manifest import CatalogManifest, read_catalog_manifest, read_products_file, shard_path
+from edge_bml.catalog.colour_rerank import DEFAULT_CANDIDATES, check_weight, rerank
 from edge_bml.catalog.matches import Match, Matches
 from edge_bml.catalog.shards import open_shard, search_shards
 from edge_bml.errors import CatalogCategoryError, CatalogEmbedderMismatchError, CatalogError
@@ -58,13 +59,47 @@ class Catalog:
                 "search with the embedder that built it (--embedder) or rebuild the catalog"
             )
 
-    def search_many(self, vectors: np.ndarray, *, category: str | None = None, k: int = 10) -> list[Matches]:
+    @property
+    def has_colours(self) -> bool:
+        """Whether every product carries its garment colour (catalogs built since colours were stored)."""
+        return bool(self.products) and all(row.get("colour") is not None for row in self.products.values())
+
+    @property
+    def colour_weight(self) -> float:
+        """The catalog's default weight of colour in the ranking (0 where it stores no colours)."""
+        return float(self.manifest.colour.get("weight", 0.0)) if self.has_colours else 0.0
+
+    def search_many(
+        self,
+        vectors: np.ndarray,
+        *,
+        category: str | None = None,
+        k: int = 10,
+        colours: np.ndarray | None = None,
+        colour_weight: float | None = None,
+    ) -> list[Matches]:
         """Nearest products of each row of ``vectors``, within ``category`` or across the catalog.
+
+        With ``colours`` (one CIELAB colour per row, NaN rows for unknown), the nearest
+        ``catalog.json``'s ``candidates`` are re-ranked so the colour counts (``colour_rerank``), with
+        ``colour_weight`` or the catalog's default weight.
 
         Raises:
             CatalogCategoryError: ``category`` has no products in this catalog.
-            CatalogError: vectors of the wrong size, or ``k`` below 1.
+            CatalogError: vectors of the wrong size, ``k`` below 1, or a negative colour weight.
         """
+        weight = self.colour_weight if colour_weight is None else check_weight(colour_weight)
+        if colours is None or weight <= 0 or not self.has_colours:
+            return self._search_vectors(vectors, category=category, k=k)
+        colours = np.atleast_2d(np.asarray(colours, np.float32))
+        pool = max(k, int(self.manifest.colour.get("candidates", DEFAULT_CANDIDATES)))
+        found = self._search_vectors(vectors, category=category, k=pool)
+        return [
+            Matches(matches.items[:k]) if np.isnan(colour).any() else rerank(matches, colour, weight=weight, k=k)
+            for matches, colour in zip(found, colours, strict=True)
+        ]
+
+    def _search_vectors(self, vectors: np.ndarray, *, category: str | None, k: int) -> list[Matches]:
         if k < 1:
             raise CatalogError(f"top-k must be at least 1, got {k}")
         vectors = np.atleast_2d(np.asarray(vectors, np.float32))
@@ -78,14 +113,25 @@ class Catalog:
         keys, scores = search_shards(shards, vectors, dtype=self.manifest.dtype, k=k)
         return [self._matches(row_keys, row_scores) for row_keys, row_scores in zip(keys, scores, strict=True)]
 
-    def search(self, vector: np.ndarray, *, category: str | None = None, k: int = 10) -> Matches:
-        """Nearest products of one vector (see ``search_many``).
+    def search(
+        self,
+        vector: np.ndarray,
+        *,
+        category: str | None = None,
+        k: int = 10,
+        colour: np.ndarray | None = None,
+        colour_weight: float | None = None,
+    ) -> Matches:
+        """Nearest products of one vector, re-ranked by ``colour`` where given (see ``search_many``).
 
         Raises:
             CatalogCategoryError: ``category`` has no products in this catalog.
-            CatalogError: a vector of the wrong size.
+            CatalogError: a vector of the wrong size, or a negative colour weight.
         """
-        return self.search_many(np.asarray(vector)[None], category=category, k=k)[0]
+        colours = None if colour is None else np.asarray(colour, np.float32)[None]
+        return self.search_many(
+            np.asarray(vector)[None], category=category, k=k, colours=colours, colour_weight=colour_weight
+        )[0]
 
     def _matches(self, keys: np.ndarray, scores: np.ndarray) -> Matches:
         found = []
@@ -101,6 +147,7 @@ class Catalog:
                     title=row.get("title", ""),
                     file=row.get("file", ""),
                     extra=row.get("extra", {}),
+                    colour=tuple(row["colour"]) if row.get("colour") is not None else None,
                 )
             )
         return Matches(tuple(found))

@@ -34,3 +34,20 @@ def output_file(text: str) -> Path:
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{path} is a folder; give a file name, e.g. {path / 'look.png'}")
     return path
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (``--colour-weight``).
+
+    Raises:
+        argparse.ArgumentTypeError: not a number, negative or not finite.
+    """
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from edge_bml.catalog.build import build_catalog
 from edge_bml.catalog.catalog_manifest import read_catalog_manifest
+from edge_bml.catalog.colour_rerank import DEFAULT_COLOUR_WEIGHT
 from edge_bml.catalog.edit import add_products, remove_products
 from edge_bml.catalog.embedder_choice import open_embedder
 from edge_bml.catalog.products import ColumnMap
 from edge_bml.catalog.vectors import DTYPES
-from edge_bml.cli.arg_types import positive_int
+from edge_bml.cli.arg_types import non_negative_float, positive_int
 
 
 def _columns(args: argparse.Namespace) -> ColumnMap:
@@ -44,6 +45,7 @@ def _build(args: argparse.Namespace) -> int:
         embedder,
         columns=_columns(args),
         dtype=args.dtype,
+        colour_weight=args.colour_weight,
         resume=args.resume,
         batch_size=args.batch,
     )
@@ -99,6 +101,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--out", required=True, type=Path, help="catalog folder, e.g. catalog_shards/NAME")
     build.add_argument("--dtype", choices=DTYPES, default="i8", help="stored vector type (default i8)")
     build.add_argument("--resume", action="store_true", help="reuse embeddings of an interrupted build")
+    build.add_argument(
+        "--colour-weight",
+        type=non_negative_float,
+        default=DEFAULT_COLOUR_WEIGHT,
+        help=f"default weight of the worn colour in the ranking, kept in catalog.json ({DEFAULT_COLOUR_WEIGHT})",
+    )
     build.set_defaults(func=_build)
     info = actions.add_parser("info", help="what a catalog holds")
     info.add_argument("catalog", type=Path)

@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"\revaluating {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     with LookPipeline(options_from_args(args)) as pipeline:
-        result = evaluate_look(pipeline, [i["path"] for i in images], images, progress=progress)
+        ccp_dir = annotations_path(args.data).parent
+        result = evaluate_look(pipeline, [i["path"] for i in images], images, progress=progress, ccp_dir=ccp_dir)
         result["models"] = pipeline.models
     result.update(split=args.split, catalog=str(args.catalog) if args.catalog else None)
     if args.json:
@@ -51,6 +52,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  gated (not full shots): {result['gated_share']:.1%}")
     if result["photo_level"]:
         _print_photo_level(result["photo_level"])
+    if result.get("lookalike", {}).get("lookalike_colour_ratio") is not None:
+        from edge_bml.cli.evaluate_retrieval_command import print_lookalike
+
+        weight = args.colour_weight if args.colour_weight is not None else "the catalog's default"
+        print_lookalike({**result["lookalike"], "colour_weight": weight})
     for stage, figures in result["latency_ms"].items():
         print(f"  {stage:<15} p50 {figures['p50']:>7.1f} ms   p95 {figures['p95']:>7.1f} ms")
     return 0

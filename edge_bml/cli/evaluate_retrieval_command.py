@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edge_bml.cli.arg_types import positive_int
+from edge_bml.cli.arg_types import non_negative_float, positive_int
 from edge_bml.cli.evaluate_command import evaluate_subparsers
 
 
@@ -15,6 +15,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_bml.catalog.embedder_choice import open_embedder
     from edge_bml.catalog.search import Catalog
     from edge_bml.errors import CatalogError
+    from edge_bml.evaluation.lookalike import catalog_colours, lookalike_figures, lookalike_queries
     from edge_bml.evaluation.retrieval import category_precision, instance_recall, read_holdout
 
     manifest = read_catalog_manifest(args.catalog)
@@ -23,6 +24,14 @@ def run(args: argparse.Namespace) -> int:
     with Catalog(args.catalog) as catalog:
         catalog.check_embedder(embedder)
         result = {"embedder": embedder.manifest.name, "catalog": str(args.catalog), "split": args.split}
+        queries = lookalike_queries(catalog, embedder, args.queries, split=args.split, limit=args.limit)
+        colours = catalog_colours(catalog)
+        result.update(lookalike_figures(catalog, queries, colour_weight=args.colour_weight, colours=colours))
+        if args.colour_weights:
+            result["lookalike_sweep"] = [
+                {k: v for k, v in lookalike_figures(catalog, queries, colour_weight=w, colours=colours).items()}
+                for w in args.colour_weights
+            ]
         result.update(category_precision(catalog, embedder, args.queries, split=args.split, limit=args.limit))
         if args.no_instance:
             result.update(instance_recall_at_1=None, instance_recall_at_10=None, instance_queries=0)
@@ -39,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     print(f"embedder {result['embedder']} on {args.catalog}, CCP {args.split}")
+    print_lookalike(result)
+    for row in result.get("lookalike_sweep", []):
+        print_lookalike(row)
     print(
         f"category precision@1 {result['category_precision_at_1']}  @5 {result['category_precision_at_5']} "
         f"({result['queries']['category']} crops)"
@@ -53,6 +65,24 @@ def run(args: argparse.Namespace) -> int:
         f"({result['queries']['instance']} held-out items)"
     )
     return 0
+
+
+def print_lookalike(figures: dict) -> None:
+    """The look-alike colour figures, overall and per category."""
+    if figures.get("lookalike_colour_ratio") is None:
+        print("look-alike colour: no queries")
+        return
+    print(
+        f"look-alike colour at weight {figures['colour_weight']}: ΔE {figures['lookalike_colour_de']} "
+        f"(chance {figures['lookalike_colour_chance_de']}, oracle {figures['lookalike_colour_oracle_de']}), "
+        f"ratio {figures['lookalike_colour_ratio']} over {figures['lookalike_queries']} articles"
+    )
+    for category, row in figures["lookalike_per_category"].items():
+        print(
+            f"  {category:<10} n={row['queries']:<4} ΔE {row['lookalike_colour_de']:>6.2f}  "
+            f"chance {row['lookalike_colour_chance_de']:>6.2f}  oracle {row['lookalike_colour_oracle_de']:>6.2f}  "
+            f"ratio {row['lookalike_colour_ratio']}"
+        )
 
 
 def _record(model, result: dict, dtype: str) -> None:
@@ -84,7 +114,8 @@ def run_overlap(args: argparse.Namespace) -> int:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = evaluate_subparsers(commands).add_parser(
-        "retrieval", help="category precision@1/@5 of CCP crops and instance recall@1/@10 of held-out items"
+        "retrieval",
+        help="look-alike colour of matches, category precision@1/@5 of CCP crops, instance recall of held-out items",
     )
     parser.add_argument("--catalog", required=True, type=Path, help="a catalog built with the embedder evaluated")
     parser.add_argument("--queries", required=True, type=Path, help="CCP folder (annotations.json, photos/, tagged/)")
@@ -98,6 +129,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--record", action="store_true", help="store the figures in the embedder's manifest")
+    parser.add_argument(
+        "--colour-weight",
+        type=non_negative_float,
+        default=None,
+        help="weight of the worn colour in the look-alike ranking (default: the catalog's; 0: embedder only)",
+    )
+    parser.add_argument(
+        "--colour-weights",
+        type=non_negative_float,
+        nargs="+",
+        default=None,
+        metavar="W",
+        help="also report the look-alike figures at each of these weights (to tune a catalog's default)",
+    )
     parser.set_defaults(func=run)
     overlap = evaluate_subparsers(commands).add_parser(
         "embedder-overlap", help="top-k neighbour overlap of two catalogs of the same products (INT8 vs FP32)"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES
-from edge_bml.cli.arg_types import output_file, positive_int
+from edge_bml.cli.arg_types import non_negative_float, output_file, positive_int
 from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
 from edge_bml.look import Look
@@ -33,6 +33,12 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
     parser.add_argument("--threads", type=positive_int, default=None, help="inference threads per model")
     parser.add_argument("--any-shot", action="store_true", help="also look at photos that are not full shots")
+    parser.add_argument(
+        "--colour-weight",
+        type=non_negative_float,
+        default=None,
+        help="how much the worn colour counts in the matches (default: the catalog's; 0: appearance only)",
+    )
     parser.add_argument(
         "--stage",
         action="append",
@@ -73,6 +79,7 @@ def options_from_args(args: argparse.Namespace) -> LookOptions:
         threads=args.threads,
         gate=gate,
         stages=dict(getattr(args, "stage", [])),
+        colour_weight=getattr(args, "colour_weight", None),
     )
 
 

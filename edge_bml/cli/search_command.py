@@ -9,7 +9,8 @@ from pathlib import Path
 from edge_bml.catalog.catalog_manifest import read_catalog_manifest
 from edge_bml.catalog.embedder_choice import open_embedder
 from edge_bml.catalog.search import Catalog
-from edge_bml.cli.arg_types import positive_int
+from edge_bml.cli.arg_types import non_negative_float, positive_int
+from edge_bml.foreground import garment_colour
 from edge_bml.image_io import read_image
 from edge_bml.timing import StageTimer
 
@@ -26,7 +27,10 @@ def run(args: argparse.Namespace) -> int:
         with run_timer.stage("embed"):
             vector = embedder.embed([image])[0]
         with run_timer.stage("search"):
-            matches = catalog.search(vector, category=args.category, k=args.top_k)
+            colour = garment_colour(image)
+            matches = catalog.search(
+                vector, category=args.category, k=args.top_k, colour=colour, colour_weight=args.colour_weight
+            )
     timings = run_timer.as_dict()
     timings["load"] = timer.as_dict()["total"] - timings["total"]
     if args.json:
@@ -50,6 +54,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--top-k", type=positive_int, default=10)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the catalog's)")
+    parser.add_argument(
+        "--colour-weight",
+        type=non_negative_float,
+        default=None,
+        help="how much the crop's colour counts (default: the catalog's; 0: appearance only)",
+    )
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
     )

@@ -11,18 +11,28 @@ user, so that the naive whole-image baseline can be compared on the same terms.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from edge_bml.evaluation.detection_ap import DetectionEvaluator, iou_matrix
 from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD
+from edge_bml.evaluation.lookalike import LookalikeScore, catalog_colours, garment_truth_colour, read_label_map
 from edge_bml.evaluation.photo_retrieval import PhotoRetrievalScore
 from edge_bml.image_io import decode_timed
 from edge_bml.pipeline import STAGES, LookPipeline, crop_article
 from edge_bml.timing import StageTimer, latency_percentiles
 
 
-def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict], *, progress=None) -> dict:
+def evaluate_look(
+    pipeline: LookPipeline, images: list, annotations: list[dict], *, progress=None, ccp_dir: Path | None = None
+) -> dict:
     """Score ``pipeline`` on ``images`` (paths or RGB arrays) with CCP-format ``annotations`` (same order).
+
+    With ``ccp_dir`` (where the annotations' ``label_map`` files are) and a catalog, the look-alike
+    colour figures are added: each returned article that overlaps a labelled article of its category
+    (IoU >= 0.5) is scored on its top-5 matches as the look returned them (``evaluation.lookalike``).
 
     Raises:
         ValueError: images and annotations differ in length.
@@ -35,6 +45,10 @@ def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict],
     timings: dict[str, list[float]] = {stage: [] for stage in STAGES}
     gated, precisions = 0, {}
     photo_score = PhotoRetrievalScore(pipeline.catalog.categories if pipeline.catalog is not None else ())
+    lookalike = None
+    if ccp_dir is not None and pipeline.catalog is not None:
+        lookalike = LookalikeScore(catalog_colours(pipeline.catalog))
+        fine_ids = _category_label_ids(ccp_dir)
     for n, (image, annotation) in enumerate(zip(images, annotations), 1):
         if progress:
             progress(n, len(images))
@@ -55,6 +69,8 @@ def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict],
         evaluator.add(found.xyxy, found.confidence, found.class_id, gt_boxes, gt_classes)
         if pipeline.catalog is not None:
             _category_precision(pipeline, rgb, look, gt_boxes, gt_classes, labels, precisions)
+        if lookalike is not None and "label_map" in annotation:
+            _score_lookalike(lookalike, rgb, read_label_map(ccp_dir, annotation), look, objects, fine_ids)
     summary = evaluator.summary()
     per_category = {c: round(float(np.mean(v)), 4) for c, v in sorted(precisions.items())}
     every = [x for values in precisions.values() for x in values]
@@ -68,8 +84,29 @@ def evaluate_look(pipeline: LookPipeline, images: list, annotations: list[dict],
         "articles_scored": len(every),
         "gated_share": round(gated / max(len(images), 1), 4),
         "photo_level": photo_score.summary() if pipeline.catalog is not None else None,
+        **({"lookalike": lookalike.result()} if lookalike is not None else {}),
         "latency_ms": {stage: latency_percentiles(values) for stage, values in timings.items()},
     }
+
+
+def _category_label_ids(ccp_dir: Path) -> dict[str, list[int]]:
+    annotations = json.loads((ccp_dir / "annotations.json").read_text())
+    return {c: [annotations["labels"].index(n) for n in names] for c, names in annotations["categories"].items()}
+
+
+def _score_lookalike(score: LookalikeScore, rgb, label_map, look, objects: list[dict], fine_ids: dict) -> None:
+    """Each returned article with matches, against the labelled article of its category it overlaps most."""
+    for article in look.articles:
+        same = [o for o in objects if o["category"] == article.category and article.category in score.colours]
+        if not same or not len(article.matches):
+            continue
+        overlaps = iou_matrix(np.asarray([article.box], np.float64), np.asarray([o["box"] for o in same], np.float64))
+        best = int(np.argmax(overlaps[0]))
+        if overlaps[0, best] < 0.5:
+            continue
+        truth = garment_truth_colour(rgb, label_map, fine_ids[article.category], same[best]["box"])
+        if truth is not None:
+            score.add(article.category, truth, article.matches.ids)
 
 
 def _category_precision(pipeline, rgb, look, gt_boxes, gt_classes, labels, precisions) -> None:

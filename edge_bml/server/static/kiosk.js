@@ -36,6 +36,18 @@ function drawLook(bitmap, look) {
   }
 }
 
+function swatch(colour) {
+  const span = document.createElement("span");
+  span.className = "swatch";
+  if (colour) {
+    span.style.background = colour.hex;
+    span.title = `colour ${colour.hex}`;
+  } else {
+    span.hidden = true;
+  }
+  return span;
+}
+
 function card(match) {
   const div = document.createElement("div");
   div.className = "card";
@@ -43,7 +55,7 @@ function card(match) {
   img.src = `/v1/products/${encodeURIComponent(match.id)}/image`;
   img.alt = match.title || match.id;
   const title = document.createElement("div");
-  title.textContent = match.title || match.id;
+  title.append(swatch(match.colour), match.title || match.id);
   const score = document.createElement("small");
   score.textContent = `similarity ${match.score.toFixed(2)}`;
   div.append(img, title, score);
@@ -58,7 +70,7 @@ function showArticles(look) {
     section.className = "article";
     section.dataset.category = article.category;
     const heading = document.createElement("h3");
-    heading.textContent = article.category + " ";
+    heading.append(swatch(article.colour), article.category + " ");
     const small = document.createElement("small");
     small.textContent = `${Math.round(article.score * 100)}%`;
     heading.append(small);
