@@ -45,3 +45,23 @@ def test_whole_look(benchmark, full_shot_photos, clothing_catalog, precision, th
     assert look.articles
     stages = state["stages"]
     benchmark.extra_info["stage_median_ms"] = {s: sorted(v)[len(v) // 2] for s, v in stages.items() if v}
+
+
+@pytest.mark.parametrize("threads", [2])
+@pytest.mark.parametrize("matching", ["appearance_only", "with_colour"])
+def test_whole_look_colour_cost(benchmark, full_shot_photos, clothing_catalog, matching, threads):
+    """What the look-alike colour costs: the default look against one with no parser and no colour re-rank."""
+    options = LookOptions(catalog=clothing_catalog, threads=threads)
+    if matching == "appearance_only":
+        options = LookOptions(catalog=clothing_catalog, threads=threads, colour_weight=0.0, parser=False)
+    benchmark.group = "whole_look_colour_cost"
+    with LookPipeline(options) as pipeline:
+        benchmark.extra_info.update(matching=matching, threads=threads, **pipeline.models)
+        state = {"i": 0}
+
+        def run():
+            state["i"] = (state["i"] + 1) % len(full_shot_photos)
+            return pipeline(full_shot_photos[state["i"]])
+
+        look = benchmark(run)
+    assert look.articles

@@ -15,16 +15,16 @@ import numpy as np
 
 from edge_bml.catalog.search import Catalog
 from edge_bml.errors import EdgeBmlError
-from edge_bml.foreground import garment_colour
 from edge_bml.image_io import decode_image, read_image
 from edge_bml.look import Article, Look
 from edge_bml.model_registry import VariantChoice
+from edge_bml.stages.article_views import article_view, optional_parser
 from edge_bml.stages.detector import ArticleDetector
 from edge_bml.stages.pose import PoseEstimator, PoseOptions
 from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier, PoseClassifierOptions
 from edge_bml.timing import StageTimer
 
-STAGES = ("decode", "pose_detect", "pose_landmarks", "pose_classify", "detect", "embed", "search", "total")
+STAGES = ("decode", "pose_detect", "pose_landmarks", "pose_classify", "detect", "parse", "embed", "search", "total")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class LookOptions:
 
     catalog: a built catalog folder; without one, articles come back without matches.
     colour_weight: how much the worn colour counts in the ranking (None: the catalog's default; 0: not at all).
+    parser: with a catalog, parse the person's garments (where a validated parser variant is installed), so
+        each article's colour comes from its own pixels and its crop is masked for embedders that want it.
     gate: the shot types that go on past pose classification (default: full shots only).
     stages: per-stage overrides keyed ``pose``, ``detector``, ``embedder``.
     """
@@ -57,6 +59,7 @@ class LookOptions:
     classifier: PoseClassifierOptions = field(default_factory=PoseClassifierOptions)
     max_articles: int = 20
     colour_weight: float | None = None
+    parser: bool = True
 
     def choice(self, stage: str) -> tuple[str, str, int | None]:
         """(backend, precision, threads) for ``stage``."""
@@ -80,16 +83,6 @@ def advice(decision: PoseClass) -> str:
     if "foot out of frame" in text:
         return "a foot is hidden or out of frame: stand with both feet visible"
     return f"the photo is a {decision.shot.replace('_', ' ')}, not a full shot: show your whole body"
-
-
-def crop_article(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-    """The pixels inside ``box`` (xyxy), or None where the box is empty after clipping."""
-    height, width = image.shape[:2]
-    x0, y0 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
-    x1, y1 = min(int(np.ceil(box[2])), width), min(int(np.ceil(box[3])), height)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    return np.ascontiguousarray(image[y0:y1, x0:x1])
 
 
 class LookPipeline:
@@ -118,7 +111,11 @@ class LookPipeline:
             backend, precision, threads = options.choice("detector")
             self.detector = ArticleDetector.create_from_options(backend=backend, precision=precision, threads=threads)
             self._closers.append(self.detector.close)
-            self.catalog = self.embedder = None
+            self.catalog = self.embedder = self.parser = None
+            if options.catalog is not None and options.parser:
+                self.parser = optional_parser(*options.choice("parser"))
+                if self.parser is not None:
+                    self._closers.append(self.parser.close)
             if options.catalog is not None:
                 self.catalog = Catalog(options.catalog)
                 self._closers.append(self.catalog.close)
@@ -144,6 +141,8 @@ class LookPipeline:
             "detector": self.detector,
         }
         choices = {task: stage.choice for task, stage in stages.items()}
+        if self.parser is not None:
+            choices["parser"] = self.parser.choice
         if self.embedder is not None:
             choices["embedder"] = VariantChoice(
                 self.embedder.manifest, "catalog", "the embedder that built the catalog (its vectors are comparable)"
@@ -192,26 +191,32 @@ class LookPipeline:
             found = self.detector(image, person.person_box)
             order = np.argsort(-found.confidence)[: self.options.max_articles]
             found = found[order]
-        articles = self._match(image, found, timer)
+        parse = None
+        if self.parser is not None and len(found):
+            with timer.stage("parse"):
+                parse = self.parser(image, person.person_box)
+        articles = self._match(image, found, parse, timer)
         return Look(**look, articles=articles, timings_ms=self._timings(timer))
 
-    def _match(self, image: np.ndarray, found, timer: StageTimer) -> list[Article]:
-        crops, kept = [], []
-        for i, box in enumerate(found.xyxy):
-            crop = crop_article(image, box)
-            if crop is not None:
-                crops.append(crop)
-                kept.append(i)
+    def _match(self, image: np.ndarray, found, parse, timer: StageTimer) -> list[Article]:
+        fill = self.embedder is not None and bool(self.embedder.manifest.decoder.get("foreground_fill", False))
         labels = found.names
-        colours = {i: garment_colour(crop) for i, crop in zip(kept, crops, strict=True)}
+        views = {}
+        for i, box in enumerate(found.xyxy):
+            view = article_view(image, box, labels[i], parse=parse, fill=fill)
+            if view is not None:
+                views[i] = view
         articles = {
-            i: Article(labels[i], found.xyxy[i], float(found.confidence[i]), colour=colours.get(i))
+            i: Article(
+                labels[i], found.xyxy[i], float(found.confidence[i]), colour=views[i].colour if i in views else None
+            )
             for i in range(len(found))
         }
-        if self.catalog is None or not crops:
+        kept = list(views)
+        if self.catalog is None or not kept:
             return [articles[i] for i in range(len(found))]
         with timer.stage("embed"):
-            vectors = self.embedder.embed(crops)
+            vectors = self.embedder.embed([views[i].crop for i in kept])
         with timer.stage("search"):
             for row, i in enumerate(kept):
                 article = articles[i]

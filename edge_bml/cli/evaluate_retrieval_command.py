@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_bml.errors import CatalogError
     from edge_bml.evaluation.lookalike import catalog_colours, lookalike_figures, lookalike_queries
     from edge_bml.evaluation.retrieval import category_precision, instance_recall, read_holdout
+    from edge_bml.stages.article_views import optional_parser
 
     manifest = read_catalog_manifest(args.catalog)
     embedder = open_embedder(args.embedder, catalog=manifest, threads=args.threads)
@@ -24,7 +25,15 @@ def run(args: argparse.Namespace) -> int:
     with Catalog(args.catalog) as catalog:
         catalog.check_embedder(embedder)
         result = {"embedder": embedder.manifest.name, "catalog": str(args.catalog), "split": args.split}
-        queries = lookalike_queries(catalog, embedder, args.queries, split=args.split, limit=args.limit)
+        parser = None if args.no_parser else optional_parser(threads=args.threads)
+        try:
+            queries = lookalike_queries(
+                catalog, embedder, args.queries, split=args.split, limit=args.limit, parser=parser
+            )
+        finally:
+            if parser is not None:
+                parser.close()
+        result["parser"] = parser.manifest.name if parser is not None else None
         colours = catalog_colours(catalog)
         result.update(lookalike_figures(catalog, queries, colour_weight=args.colour_weight, colours=colours))
         if args.colour_weights:
@@ -129,6 +138,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--record", action="store_true", help="store the figures in the embedder's manifest")
+    parser.add_argument(
+        "--no-parser", action="store_true", help="look-alike colours from the crop's centre, not the garment parser"
+    )
     parser.add_argument(
         "--colour-weight",
         type=non_negative_float,

@@ -21,7 +21,8 @@ from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD
 from edge_bml.evaluation.lookalike import LookalikeScore, catalog_colours, garment_truth_colour, read_label_map
 from edge_bml.evaluation.photo_retrieval import PhotoRetrievalScore
 from edge_bml.image_io import decode_timed
-from edge_bml.pipeline import STAGES, LookPipeline, crop_article
+from edge_bml.pipeline import STAGES, LookPipeline
+from edge_bml.stages.article_views import crop_article
 from edge_bml.timing import StageTimer, latency_percentiles
 
 

@@ -110,17 +110,19 @@ class LookalikeScore:
         return {**overall, "lookalike_per_category": {c: figures(v) for c, v in sorted(self.rows.items())}}
 
 
-def lookalike_queries(catalog, embedder, ccp_dir: Path, *, split: str, limit: int | None = None) -> list[dict]:
+def lookalike_queries(
+    catalog, embedder, ccp_dir: Path, *, split: str, limit: int | None = None, parser=None
+) -> list[dict]:
     """Every ground-truth article of ``split`` of a category the catalog sells, embedded and coloured as
-    the look does (``garment_colour`` of the crop), with its true colour from the label map.
+    the look does (``article_view``: with ``parser``, run on the annotated person box, its mask gives the
+    colour and masks the crop where the embedder wants it), with its true colour from the label map.
 
     Raises:
         EvaluationDataError: no annotations, or a label map is missing.
     """
     import json
 
-    from edge_bml.foreground import garment_colour
-    from edge_bml.pipeline import crop_article
+    from edge_bml.stages.article_views import article_view
 
     path = ccp_dir / "annotations.json"
     if not path.is_file():
@@ -132,6 +134,7 @@ def lookalike_queries(catalog, embedder, ccp_dir: Path, *, split: str, limit: in
     }
     images = [im for im in annotations["images"] if im["split"] == split][:limit]
     sold = set(catalog.categories)
+    fill = bool(embedder.manifest.decoder.get("foreground_fill", False))
     queries: list[dict] = []
     progress = Progress(len(images), label=f"look-alike queries ({split})")
     for image in images:
@@ -139,17 +142,17 @@ def lookalike_queries(catalog, embedder, ccp_dir: Path, *, split: str, limit: in
         if objects:
             photo = read_image(ccp_dir / image["file"])
             labels = read_label_map(ccp_dir, image)
+            parse = parser(photo, np.asarray(image["person_box"], np.float32)) if parser is not None else None
             found = []
             for obj in objects:
-                crop = crop_article(photo, np.asarray(obj["box"], np.float32))
+                view = article_view(photo, np.asarray(obj["box"], np.float32), obj["category"], parse=parse, fill=fill)
                 truth = garment_truth_colour(photo, labels, label_ids[obj["category"]], obj["box"])
-                if crop is not None and truth is not None:
-                    found.append({"category": obj["category"], "crop": crop, "truth": truth})
+                if view is not None and truth is not None:
+                    found.append({"category": obj["category"], "view": view, "truth": truth})
             if found:
-                vectors = embedder.embed([q["crop"] for q in found])
+                vectors = embedder.embed([q["view"].crop for q in found])
                 for query, vector in zip(found, vectors, strict=True):
-                    colour = garment_colour(query.pop("crop"))
-                    query.update(vector=vector, colour=colour)
+                    query.update(vector=vector, colour=query.pop("view").colour)
                 queries.extend(found)
         progress.update()
     progress.close()
