@@ -47,6 +47,10 @@ class CatalogColumnError(CatalogError, ValueError):
     """The product table lacks a column the catalog build was told to use."""
 
 
+class CatalogIntegrityError(CatalogError):
+    """A catalog file differs from what ``catalog.json`` records (size, sha256 or counts): it is damaged."""
+
+
 class CatalogEmbedderMismatchError(CatalogError):
     """The catalog's vectors were made by another embedder than the one given to search it."""
 

@@ -5,6 +5,9 @@ Every failure is an ``ImageError`` (or ``ImageTooLargeError``) that names the fi
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 import struct
 from pathlib import Path
 
@@ -77,9 +80,43 @@ def header_size(data: bytes, fmt: str) -> tuple[int, int] | None:
     return None
 
 
+# A marker inside entropy-coded data: 0xFF not followed by a stuffed 0x00, a restart marker or fill 0xFF.
+_JPEG_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
+
+
+def _jpeg_end(data: bytes) -> int | None:
+    """Offset just past the JPEG's end-of-image marker, walking its segments; None if cut off.
+
+    Data after the end marker (as phones append for motion photos) is ignored.
+    """
+    offset = 2
+    while offset + 1 < len(data):
+        if data[offset] != 0xFF:
+            return None
+        marker = data[offset + 1]
+        if marker == 0xFF:
+            offset += 1
+            continue
+        if marker == 0xD9:
+            return offset + 2
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            offset += 2
+            continue
+        if offset + 4 > len(data):
+            return None
+        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        offset += 2 + length
+        if marker == 0xDA:
+            found = _JPEG_MARKER.search(data, offset)
+            if found is None:
+                return None
+            offset = found.start()
+    return None
+
+
 def _looks_truncated(data: bytes, fmt: str) -> bool:
     if fmt == "jpeg":
-        return b"\xff\xd9" not in data[-1024:]
+        return _jpeg_end(data) is None
     if fmt == "png":
         return b"IEND" not in data[-64:]
     return False
@@ -134,17 +171,41 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, max_bytes: int
         ImageTooLargeError: the file or image is over the limits.
     """
     path = Path(path)
+    return decode_image(read_file_bounded(path, max_bytes=max_bytes), name=str(path), max_pixels=max_pixels)
+
+
+def _not_regular(path: Path, mode: int) -> ImageError:
+    kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
+    return ImageError(f"{path}: cannot read: it is {kind}; give the path of a photo file")
+
+
+def read_file_bounded(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file (symlinks followed), reading at most ``max_bytes``.
+
+    Devices, FIFOs and sockets are refused before they are opened, so a FIFO cannot hang the
+    caller; the size limit is enforced on the bytes actually read, not on ``st_size``.
+
+    Raises:
+        ImageError: the file is missing, unreadable or not a regular file.
+        ImageTooLargeError: the file holds more than ``max_bytes``.
+    """
+    path = Path(path)
     try:
-        file_size = path.stat().st_size
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode)
+        # O_NONBLOCK: should the path become a FIFO after the check, opening it still returns at once.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise _not_regular(path, mode)
+            data = handle.read(max_bytes + 1)
     except OSError as error:
         raise ImageError(f"{path}: cannot read: {error.strerror or error}") from error
-    if file_size > max_bytes:
-        raise ImageTooLargeError(f"{path}: {file_size / 1e6:.0f} MB is over the {max_bytes / 1e6:.0f} MB limit")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ImageError(f"{path}: cannot read: {error.strerror or error}") from error
-    return decode_image(data, name=str(path), max_pixels=max_pixels)
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(f"{path}: over the {max_bytes / 1e6:.0f} MB limit")
+    return data
 
 
 def decode_timed(image, timer) -> np.ndarray:

@@ -42,8 +42,9 @@ def table(tmp_path_factory, data_dir):
     garbage.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
     extra = [
         {"id": "missing-photo", "file": "images/not-there.jpg", "label": "T-Shirt", "category": "top"},
-        {"id": "broken-photo", "file": str(garbage), "label": "T-Shirt", "category": "top"},
+        {"id": "broken-photo", "file": "LICENSE", "label": "T-Shirt", "category": "top"},
         {"id": "no-category", "file": rows[0]["file"], "label": "T-Shirt", "category": ""},
+        {"id": "outside-photo", "file": str(garbage), "label": "T-Shirt", "category": "top"},
     ]
     path = write_items_csv(root / "items.csv", rows + extra, ("id", "file", "label", "category"))
     return path, rows
@@ -66,7 +67,10 @@ def test_build_writes_shards_manifest_and_a_report_of_bad_rows(built, table, mod
     assert manifest.metrics["recall_at_10_vs_exact_f32"] >= 0.98
     report = json.loads((out / "build_report.json").read_text())
     assert sorted(r["id"] for r in report["unreadable_images"]) == ["broken-photo", "missing-photo"]
-    assert report["skipped_rows"] == [{"line": len(rows) + 4, "id": "no-category", "reason": "empty category"}]
+    skipped = report["skipped_rows"]
+    assert skipped[0] == {"line": len(rows) + 4, "id": "no-category", "reason": "empty category"}
+    assert skipped[1]["id"] == "outside-photo" and "not inside the images folder" in skipped[1]["reason"]
+    assert len(skipped) == 2
     assert (out / "shards" / "top.usearch").is_file()
     assert read_catalog_manifest(out) == manifest
 

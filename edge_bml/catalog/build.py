@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import numpy as np
 from edge_bml.catalog.catalog_manifest import (
     REPORT_FILE,
     CatalogManifest,
+    file_records,
     product_row,
     shard_path,
     write_catalog_manifest,
@@ -66,7 +68,7 @@ def embed_products(
     vectors, failures, colours = cache.load()
     todo = [p for p in products if p.id not in vectors and p.id not in failures]
     progress = Progress(len(products), label="embed", start=len(products) - len(todo))
-    chunk_number = len(list(cache.folder.glob("chunk_*.npz")))
+    chunk_number = cache.chunk_count()
     fill = bool(embedder.manifest.decoder.get("foreground_fill", False))
     for start in range(0, len(todo), chunk):
         chunk_vectors, chunk_failures, crops, ids, chunk_colours = {}, {}, [], [], {}
@@ -110,7 +112,9 @@ def build_catalog(
 ) -> CatalogManifest:
     """Embed every product photo and write the catalog folder ``out`` (aside, then renamed).
 
-    Unreadable photos and rows with an empty id or category are listed in ``build_report.json``.
+    Unreadable photos and skipped rows (empty id or category, a category that is not a safe name, a
+    file outside ``images_dir``) are listed in ``build_report.json``. ``catalog.json`` records the
+    size and sha256 of every shard and of the product table, and the resolved source paths.
     Each product's garment colour (median CIELAB of its photo's foreground) is stored with it;
     ``colour_weight`` is the catalog's default weight of colour in the ranking (``catalog.json``).
     Embeddings are cached every ``chunk`` products so ``resume`` can pick up an interrupted build;
@@ -164,7 +168,7 @@ def build_catalog(
         counts={c: len(k) for c, k in sorted(by_category.items())},
         built_at=started.isoformat(timespec="seconds"),
         columns=vars(columns),
-        source={"items_csv": str(items_csv), "images_dir": str(images_dir)},
+        source={"items_csv": str(items_csv.resolve()), "images_dir": str(images_dir.resolve())},
         colour=colour_settings(colour_weight),
         metrics={
             "build_seconds": round(time.perf_counter() - clock, 1),
@@ -185,6 +189,7 @@ def build_catalog(
                 "skipped_rows": [vars(s) for s in skipped],
             },
         )
+        manifest = dataclasses.replace(manifest, files=file_records(staging, manifest.counts))
         write_catalog_manifest(staging, manifest)
     cache.remove()
     return manifest

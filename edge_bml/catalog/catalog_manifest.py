@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_bml.errors import CatalogError
-from edge_bml.manifest import write_json_atomic
+from edge_bml.errors import CatalogError, CatalogIntegrityError
+from edge_bml.manifest import sha256_file, write_json_atomic
 
 CATALOG_MANIFEST = "catalog.json"
 PRODUCTS_FILE = "products.jsonl"
@@ -33,6 +33,9 @@ class CatalogManifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     # How colour joins the ranking: {"space", "product_colour", "weight", "candidates"}; empty: not at all.
     colour: dict[str, Any] = field(default_factory=dict)
+    # {relative path: {"size": bytes, "sha256": hex}} of every shard and the product table; empty in
+    # catalogs built before it was recorded (their files are then not checked).
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -60,6 +63,9 @@ def read_catalog_manifest(directory: str | Path) -> CatalogManifest:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            kind = type(data).__name__
+            raise CatalogError(f"{path}: damaged catalog manifest: a JSON object is expected, not a {kind}")
         if data.get("schema") != SCHEMA:
             raise CatalogError(f"{path}: schema {data.get('schema')} is not supported (this edge_bml reads {SCHEMA})")
         return CatalogManifest(
@@ -74,8 +80,11 @@ def read_catalog_manifest(directory: str | Path) -> CatalogManifest:
             source=dict(data.get("source", {})),
             metrics=dict(data.get("metrics", {})),
             colour=dict(data.get("colour", {})),
+            files={
+                str(k): {"size": int(v["size"]), "sha256": str(v["sha256"])} for k, v in data.get("files", {}).items()
+            },
         )
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as error:
         raise CatalogError(f"{path}: damaged catalog manifest: {error}") from error
 
 
@@ -93,10 +102,76 @@ def read_products_file(directory: Path) -> list[dict[str, Any]]:
     path = directory / PRODUCTS_FILE
     if not path.is_file():
         raise CatalogError(f"{directory}: {PRODUCTS_FILE} is missing; rebuild the catalog")
+    rows = []
     try:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except json.JSONDecodeError as error:
-        raise CatalogError(f"{path}: damaged: {error}") from error
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if not isinstance(row, dict) or any(k not in row for k in ("key", "id", "category")):
+                raise CatalogError(
+                    f"{path} line {number}: a product row needs key, id and category; rebuild the catalog"
+                )
+            row["key"] = int(row["key"])
+            rows.append(row)
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as error:
+        raise CatalogError(f"{path}: damaged: {error}; rebuild the catalog") from error
+    return rows
+
+
+def catalog_files(directory: Path, counts: dict[str, int]) -> list[str]:
+    """The files of a catalog that ``catalog.json`` records: one shard per category and the product table."""
+    return [f"{SHARDS_DIR}/{category}.usearch" for category in sorted(counts)] + [PRODUCTS_FILE]
+
+
+def file_records(directory: Path, counts: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """``{path: {"size", "sha256"}}`` of a catalog's files, as ``catalog.json`` records them."""
+    return {
+        name: {"size": (directory / name).stat().st_size, "sha256": sha256_file(directory / name)}
+        for name in catalog_files(directory, counts)
+    }
+
+
+def verify_catalog_files(directory: str | Path, manifest: CatalogManifest, *, hashes: bool = True) -> int:
+    """Check the catalog's files against ``catalog.json``: shards match ``counts``, sizes and (with ``hashes``) sha256.
+
+    Catalogs built before files were recorded only get the shard-versus-``counts`` check. Returns the
+    number of files whose size (and hash) were checked.
+
+    Raises:
+        CatalogIntegrityError: a file is missing, extra, or differs from its record.
+    """
+    directory = Path(directory)
+    rebuild = "rebuild the catalog (`edge-bml catalog build`)"
+    on_disk = {p.stem for p in (directory / SHARDS_DIR).glob("*.usearch")}
+    extra = sorted(on_disk - set(manifest.counts))
+    if extra:
+        raise CatalogIntegrityError(
+            f"{directory}: shard(s) {extra} are not in catalog.json's counts: the manifest is damaged; {rebuild}"
+        )
+    if not manifest.files:
+        return 0
+    expected = set(catalog_files(directory, manifest.counts))
+    if set(manifest.files) != expected:
+        raise CatalogIntegrityError(
+            f"{directory}: catalog.json records files {sorted(manifest.files)} but its counts need "
+            f"{sorted(expected)}: the manifest is damaged; {rebuild}"
+        )
+    for name, record in manifest.files.items():
+        path = directory / name
+        try:
+            size = path.stat().st_size
+        except OSError as error:
+            reason = error.strerror or error
+            raise CatalogIntegrityError(f"{path}: missing or unreadable ({reason}); {rebuild}") from error
+        if size != record["size"]:
+            raise CatalogIntegrityError(
+                f"{path}: {size} bytes, catalog.json records {record['size']}: the file is damaged; {rebuild}"
+            )
+        if hashes and sha256_file(path) != record["sha256"]:
+            raise CatalogIntegrityError(f"{path}: sha256 differs from catalog.json: the file is damaged; {rebuild}")
+    return len(manifest.files)
 
 
 def product_row(key: int, product, colour) -> dict[str, Any]:

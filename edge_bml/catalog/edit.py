@@ -14,6 +14,7 @@ from edge_bml.catalog.build import embed_products, embedder_identity
 from edge_bml.catalog.catalog_manifest import (
     SHARDS_DIR,
     CatalogManifest,
+    file_records,
     product_row,
     read_catalog_manifest,
     read_products_file,
@@ -38,12 +39,13 @@ def _copy_into(source: Path, staging: Path) -> None:
             shutil.copy2(entry, staging / entry.name)
 
 
-def _with_counts(manifest: CatalogManifest, counts: dict[str, int], note: str) -> CatalogManifest:
+def _with_counts(manifest: CatalogManifest, counts: dict[str, int], note: str, staging: Path) -> CatalogManifest:
     history = list(manifest.metrics.get("edits", [])) + [
         {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "what": note}
     ]
     metrics = {**manifest.metrics, "edits": history}
-    return dataclasses.replace(manifest, counts=dict(sorted(counts.items())), metrics=metrics)
+    counts = dict(sorted(counts.items()))
+    return dataclasses.replace(manifest, counts=counts, metrics=metrics, files=file_records(staging, counts))
 
 
 def add_products(
@@ -56,6 +58,8 @@ def add_products(
     batch_size: int = 16,
 ) -> tuple[CatalogManifest, dict[str, str]]:
     """Embed the products of ``items_csv`` and add them; returns the new manifest and unreadable photos.
+
+    ``catalog.json``'s file records (sizes and sha256) are updated.
 
     Raises:
         CatalogError: not a catalog, an id already in it, or nothing readable to add.
@@ -100,13 +104,13 @@ def add_products(
             counts[category] = counts.get(category, 0) + len(members)
         write_products_file(staging, rows)
         write_json_atomic(staging / "add_report.json", {"unreadable_images": failures})
-        updated = _with_counts(manifest, counts, f"added {len(new)} from {items_csv}")
+        updated = _with_counts(manifest, counts, f"added {len(new)} from {items_csv}", staging)
         write_catalog_manifest(staging, updated)
     return updated, failures
 
 
 def remove_products(directory: str | Path, ids: Iterable[str]) -> CatalogManifest:
-    """Remove products by id; a category left empty loses its shard.
+    """Remove products by id; a category left empty loses its shard; file records are updated.
 
     Raises:
         CatalogError: not a catalog, or an id that is not in it.
@@ -134,6 +138,6 @@ def remove_products(directory: str | Path, ids: Iterable[str]) -> CatalogManifes
             index.remove(np.asarray(keys, np.uint64))
             index.save(str(path))
         write_products_file(staging, [row for row in rows if row["id"] not in wanted])
-        updated = _with_counts(manifest, counts, f"removed {len(doomed)}")
+        updated = _with_counts(manifest, counts, f"removed {len(doomed)}", staging)
         write_catalog_manifest(staging, updated)
     return updated

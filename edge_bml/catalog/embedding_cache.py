@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+# Finished chunks only: ``chunk_NNNNNN.tmp.npz`` is one being written (or left by a killed build).
+CHUNK_GLOB = "chunk_[0-9][0-9][0-9][0-9][0-9][0-9].npz"
+
 
 class EmbeddingCache:
     """Chunks of ``(ids, vectors)`` and the failures seen, valid only for one build ``key``."""
@@ -29,12 +32,21 @@ class EmbeddingCache:
     def load(self) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, np.ndarray]]:
         """Vectors by id, failure reasons by id and product colours (CIELAB) by id from earlier chunks."""
         vectors, failures, colours = {}, {}, {}
-        for chunk in sorted(self.folder.glob("chunk_*.npz")):
+        for stale in self.folder.glob("chunk_*.tmp.npz"):
+            stale.unlink(missing_ok=True)
+        for chunk in self._chunks():
             with np.load(chunk, allow_pickle=False) as data:
                 vectors.update(zip(data["ids"].tolist(), data["vectors"], strict=True))
                 colours.update(zip(data["ids"].tolist(), data["colours"], strict=True))
                 failures.update(zip(data["failed_ids"].tolist(), data["failed_reasons"].tolist(), strict=True))
         return vectors, failures, colours
+
+    def _chunks(self) -> list[Path]:
+        return sorted(self.folder.glob(CHUNK_GLOB))
+
+    def chunk_count(self) -> int:
+        """How many finished chunks the cache holds (the next chunk's number)."""
+        return len(self._chunks())
 
     def save_chunk(
         self,

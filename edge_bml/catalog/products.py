@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,16 +43,54 @@ class SkippedRow:
     reason: str
 
 
+SAFE_CATEGORY = re.compile(r"[a-z0-9_-]+")
+
+
+def category_name(value: str) -> str | None:
+    """The catalog's name of a category value (lower case, spaces as ``_``), or None when it is not safe.
+
+    Category names become shard file names, so only ``[a-z0-9_-]+`` is accepted: no ``/``, ``..``
+    or other characters that could write outside the catalog.
+    """
+    name = "_".join(value.strip().lower().split(" "))
+    return name if SAFE_CATEGORY.fullmatch(name) else None
+
+
+def confined_image(images_dir: Path, file: str) -> Path | None:
+    """Where ``file`` (relative to ``images_dir``) resolves, symlinks followed, or None when outside the folder."""
+    if not file or os.path.isabs(file):
+        return None
+    root = images_dir.resolve()
+    image = (root / file).resolve()
+    return image if image != root and image.is_relative_to(root) else None
+
+
+def _read_text(items_csv: Path) -> str:
+    data = items_csv.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise CatalogError(
+            f"{items_csv} line {line}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+            "save the product table as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+        ) from error
+
+
 def read_products(items_csv: Path, images_dir: Path, *, columns: ColumnMap) -> tuple[list[Product], list[SkippedRow]]:
     """Products of a CSV; rows with an empty id or category are returned as skipped, not fatal.
 
+    So are rows whose category is not a safe name (``category_name``) and rows whose file is
+    absolute or resolves (symlinks followed) outside ``images_dir``. A UTF-8 BOM is ignored.
+
     Raises:
-        CatalogError: the CSV is missing, empty or repeats an id.
+        CatalogError: the CSV is missing, not UTF-8, empty or repeats an id.
         CatalogColumnError: a named column is not in the CSV header.
     """
     if not items_csv.is_file():
         raise CatalogError(f"product table {items_csv} not found")
-    with open(items_csv, newline="", encoding="utf-8") as handle:
+    text = _read_text(items_csv)
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         header = list(reader.fieldnames or ())
         if not header:
@@ -72,14 +113,24 @@ def read_products(items_csv: Path, images_dir: Path, *, columns: ColumnMap) -> t
             if product_id in seen:
                 raise CatalogError(f"{items_csv} line {line}: id {product_id!r} appears twice")
             seen.add(product_id)
+            name = category_name(category)
+            if name is None:
+                reason = f"category {category!r} is not a safe name (letters, digits, '_' and '-' only)"
+                skipped.append(SkippedRow(line, product_id, reason))
+                continue
             file = (row.get(columns.file) or "").strip()
+            image = confined_image(images_dir, file)
+            if image is None:
+                reason = f"file {file!r} is not inside the images folder {images_dir}" if file else "empty file"
+                skipped.append(SkippedRow(line, product_id, reason))
+                continue
             products.append(
                 Product(
                     id=product_id,
-                    category=category,
+                    category=name,
                     title=(row.get(columns.title) or "").strip() if columns.title else "",
                     file=file,
-                    image=images_dir / file,
+                    image=image,
                     extra={k: v for k, v in row.items() if k not in used and k is not None},
                 )
             )

@@ -6,21 +6,34 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_bml.catalog.catalog_manifest import CatalogManifest, read_catalog_manifest, read_products_file, shard_path
+from edge_bml.catalog.catalog_manifest import (
+    CatalogManifest,
+    read_catalog_manifest,
+    read_products_file,
+    shard_path,
+    verify_catalog_files,
+)
 from edge_bml.catalog.colour_rerank import DEFAULT_CANDIDATES, check_weight, rerank
 from edge_bml.catalog.matches import Match, Matches
 from edge_bml.catalog.shards import open_shard, search_shards
-from edge_bml.errors import CatalogCategoryError, CatalogEmbedderMismatchError, CatalogError
+from edge_bml.errors import CatalogCategoryError, CatalogEmbedderMismatchError, CatalogError, CatalogIntegrityError
 
 
 class Catalog:
     """A built catalog folder, opened for search; the shards stay on disk (``view=True``)."""
 
-    def __init__(self, directory: str | Path, *, embedder_sha256: str | None = None, view: bool = True) -> None:
+    def __init__(
+        self, directory: str | Path, *, embedder_sha256: str | None = None, view: bool = True, trust: bool = False
+    ) -> None:
         """Open ``directory``; with ``embedder_sha256``, refuse a catalog made by another embedder.
+
+        The files' sizes are checked against ``catalog.json`` at every open, their sha256 too unless
+        ``trust``; each shard must hold as many vectors as ``counts`` says, and the product table as
+        many rows. Catalogs built before sizes and hashes were recorded skip that file check.
 
         Raises:
             CatalogError: not a catalog, or a shard or the product file is missing or damaged.
+            CatalogIntegrityError: a file differs from its record, or a shard from its count.
             CatalogEmbedderMismatchError: the catalog was built with a different embedder.
         """
         self.directory = Path(directory)
@@ -32,13 +45,26 @@ class Catalog:
                 f"{embedder_sha256[:12]}...: its vectors are not comparable; search with that embedder "
                 "(--embedder) or rebuild the catalog"
             )
+        verify_catalog_files(self.directory, self.manifest, hashes=not trust)
         self.shards = {c: open_shard(shard_path(self.directory, c), view=view) for c in self.manifest.counts}
+        rebuild = "rebuild the catalog (`edge-bml catalog build`)"
         for category, index in self.shards.items():
             if index.ndim != self.manifest.dims:
                 raise CatalogError(
                     f"{self.directory}: shard {category} has {index.ndim} dims, manifest says {self.manifest.dims}"
                 )
-        self.products = {int(row["key"]): row for row in read_products_file(self.directory)}
+            if len(index) != self.manifest.counts[category]:
+                raise CatalogIntegrityError(
+                    f"{shard_path(self.directory, category)}: holds {len(index)} vectors, catalog.json counts "
+                    f"{self.manifest.counts[category]}: the catalog is damaged; {rebuild}"
+                )
+        rows = read_products_file(self.directory)
+        self.products = {row["key"]: row for row in rows}
+        if len(self.products) != len(rows) or len(rows) != self.manifest.total:
+            raise CatalogIntegrityError(
+                f"{self.directory}: products.jsonl has {len(rows)} rows ({len(self.products)} distinct keys), "
+                f"catalog.json counts {self.manifest.total}: the catalog is damaged; {rebuild}"
+            )
 
     @property
     def categories(self) -> list[str]:

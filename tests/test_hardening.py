@@ -1,0 +1,377 @@
+"""Issue 14 (hardening): every defect's reproducer, on tiny synthetic catalogs built with the shipped embedder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_bml.catalog.build import build_catalog
+from edge_bml.catalog.catalog_manifest import read_catalog_manifest, read_products_file
+from edge_bml.catalog.edit import add_products, remove_products
+from edge_bml.catalog.embedding_cache import EmbeddingCache
+from edge_bml.catalog.products import ColumnMap, read_products
+from edge_bml.catalog.search import Catalog
+from edge_bml.catalog.staging import remove_stale_staging, staged_directory
+from edge_bml.cli.main import main
+from edge_bml.errors import CatalogError, CatalogIntegrityError, ImageError, ImageTooLargeError
+from edge_bml.image_io import decode_image, read_image
+from edge_bml.model_registry import select_variant
+from edge_bml.stages.embedder import ArticleEmbedder
+
+COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40), (40, 200, 200), (120, 60, 160)]
+
+
+def _photo(colour: tuple[int, int, int], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    image = np.full((64, 48, 3), 235, np.uint8)
+    image[8:56, 8:40] = colour
+    return np.clip(image.astype(np.int16) + rng.integers(-8, 8, image.shape), 0, 255).astype(np.uint8)
+
+
+def _jpeg(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    assert ok
+    return data.tobytes()
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str, str]], *, encoding: str = "utf-8") -> Path:
+    lines = ["id,file,category"] + [",".join(row) for row in rows]
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+def _images(root: Path, count: int = 6) -> Path:
+    images = root / "images"
+    images.mkdir(parents=True)
+    for n in range(count):
+        (images / f"p{n}.jpg").write_bytes(_jpeg(_photo(COLOURS[n % len(COLOURS)], n)))
+    return images
+
+
+GOOD_ROWS = [(f"p{n}", f"p{n}.jpg", "top" if n % 2 else "bottom") for n in range(6)]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    with ArticleEmbedder(select_variant("embedder", precision="fp32"), threads=1) as model:
+        yield model
+
+
+@pytest.fixture(scope="module")
+def catalog_source(tmp_path_factory):
+    root = tmp_path_factory.mktemp("source")
+    images = _images(root)
+    return _write_csv(root / "items.csv", GOOD_ROWS), images
+
+
+@pytest.fixture
+def catalog(tmp_path, catalog_source, embedder):
+    items, images = catalog_source
+    out = tmp_path / "catalog"
+    build_catalog(items, images, out, embedder, chunk=4)
+    return out
+
+
+# Item 1: the builder stays inside --images.
+
+
+def test_rows_reading_outside_the_images_folder_are_skipped_with_the_reason(tmp_path, embedder):
+    images = _images(tmp_path / "data")
+    secret = tmp_path / "data" / "secret.jpg"
+    secret.write_bytes(_jpeg(_photo((0, 0, 0), 99)))
+    (images / "link.jpg").symlink_to(secret)
+    (images / "inside_link.jpg").symlink_to(images / "p0.jpg")
+    items = _write_csv(
+        tmp_path / "items.csv",
+        GOOD_ROWS
+        + [
+            ("dotdot", "../secret.jpg", "top"),
+            ("absolute", str(secret), "top"),
+            ("symlink", "link.jpg", "top"),
+            ("inside", "inside_link.jpg", "top"),
+        ],
+    )
+    products, skipped = read_products(items, images, columns=ColumnMap())
+    assert {p.id for p in products} == {r[0] for r in GOOD_ROWS} | {"inside"}
+    assert [s.id for s in skipped] == ["dotdot", "absolute", "symlink"]
+    assert all("not inside the images folder" in s.reason for s in skipped)
+
+    out = tmp_path / "catalog"
+    manifest = build_catalog(items, images, out, embedder)
+    assert manifest.total == 7
+    report = json.loads((out / "build_report.json").read_text())
+    assert [(r["id"], r["line"]) for r in report["skipped_rows"]] == [("dotdot", 8), ("absolute", 9), ("symlink", 10)]
+    assert report["unreadable_images"] == []
+
+
+# Item 2: category names become file names, so they are validated.
+
+
+def test_unsafe_category_names_are_skipped_and_nothing_is_written_outside_the_catalog(tmp_path, embedder):
+    images = _images(tmp_path / "data")
+    items = _write_csv(
+        tmp_path / "items.csv",
+        [
+            ("a", "p0.jpg", "../../PWNED"),
+            ("b", "p1.jpg", "top/shirts"),
+            ("c", "p2.jpg", "Big Tops"),
+            ("d", "p3.jpg", "bottom"),
+            ("e", "p4.jpg", "café"),
+        ],
+    )
+    products, skipped = read_products(items, images, columns=ColumnMap())
+    assert [(p.id, p.category) for p in products] == [("c", "big_tops"), ("d", "bottom")]
+    assert [s.id for s in skipped] == ["a", "b", "e"]
+    assert "'../../PWNED' is not a safe name" in skipped[0].reason
+    out = tmp_path / "deep" / "catalog"
+    manifest = build_catalog(items, images, out, embedder)
+    assert sorted(manifest.counts) == ["big_tops", "bottom"]
+    assert sorted(p.name for p in (out / "shards").iterdir()) == ["big_tops.usearch", "bottom.usearch"]
+    assert not list(tmp_path.rglob("PWNED*")) and not list(tmp_path.rglob("shirts*"))
+    assert len(json.loads((out / "build_report.json").read_text())["skipped_rows"]) == 3
+
+
+# Item 3: special files are refused before they are opened; reads are bounded.
+
+
+@pytest.fixture
+def alarm():
+    def hung(signum, frame):
+        raise TimeoutError("read_image hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_fifo_a_device_and_a_folder_are_refused_without_hanging(tmp_path, alarm):
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.jpg"
+    zero.symlink_to("/dev/zero")
+    started = time.perf_counter()
+    with pytest.raises(ImageError, match="not a regular file"):
+        read_image(fifo)
+    with pytest.raises(ImageError, match="not a regular file"):
+        read_image(zero)
+    with pytest.raises(ImageError, match="folder"):
+        read_image(tmp_path)
+    assert time.perf_counter() - started < 2
+
+
+def test_the_size_limit_counts_the_bytes_read(tmp_path):
+    big = tmp_path / "big.jpg"
+    big.write_bytes(_jpeg(_photo((10, 10, 10), 0)) + b"\0" * 5000)
+    with pytest.raises(ImageTooLargeError, match="limit"):
+        read_image(big, max_bytes=4000)
+    assert read_image(big).shape == (64, 48, 3)
+
+
+def test_the_builder_lists_a_fifo_row_as_unreadable(tmp_path, embedder, alarm):
+    images = _images(tmp_path / "data", count=2)
+    os.mkfifo(images / "fifo.jpg")
+    (images / "zero.jpg").symlink_to("/dev/zero")  # outside the folder: skipped before any read
+    items = _write_csv(
+        tmp_path / "items.csv", [("a", "p0.jpg", "top"), ("f", "fifo.jpg", "top"), ("z", "zero.jpg", "top")]
+    )
+    out = tmp_path / "catalog"
+    assert build_catalog(items, images, out, embedder).total == 1
+    report = json.loads((out / "build_report.json").read_text())
+    assert [r["id"] for r in report["unreadable_images"]] == ["f"]
+    assert [r["id"] for r in report["skipped_rows"]] == ["z"]
+
+
+# Item 4: data after a JPEG's end marker (motion photos) is accepted.
+
+
+def test_a_jpeg_with_trailing_data_decodes_and_a_cut_one_still_fails():
+    image = _photo((200, 30, 30), 1)
+    jpeg = _jpeg(image)
+    for trailer in (b"\0" * 1023, b"\xff\xd8\xff\xe1" + os.urandom(4000), b"ftypmp42" * 500):
+        assert decode_image(jpeg + trailer).shape == image.shape
+    with pytest.raises(ImageError, match="truncated"):
+        decode_image(jpeg[: len(jpeg) // 2])
+    with pytest.raises(ImageError, match="truncated"):
+        decode_image(jpeg[:-2] + b"\0" * 2000)
+
+
+# Item 6: catalog integrity.
+
+
+def test_catalog_json_records_every_file_and_a_clean_catalog_verifies(catalog, capsys):
+    manifest = read_catalog_manifest(catalog)
+    assert sorted(manifest.files) == ["products.jsonl", "shards/bottom.usearch", "shards/top.usearch"]
+    for name, record in manifest.files.items():
+        assert record["size"] == (catalog / name).stat().st_size and len(record["sha256"]) == 64
+    assert manifest.colour  # the colour section is kept
+    assert all("colour" in row for row in read_products_file(catalog))
+    with Catalog(catalog) as opened:
+        assert opened.manifest.total == 6
+    assert main(["catalog", "verify", "--catalog", str(catalog)]) == 0
+    assert "ok, 3 files" in capsys.readouterr().out
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_in_a_shard_is_found_at_open_unless_trusted(catalog, capsys):
+    shard = catalog / "shards" / "top.usearch"
+    _flip(shard, shard.stat().st_size - 10)
+    with pytest.raises(CatalogIntegrityError, match=r"top\.usearch: sha256 differs.*rebuild"):
+        Catalog(catalog)
+    with Catalog(catalog, trust=True):  # same size: only the hash would tell
+        pass
+    assert main(["catalog", "verify", "--catalog", str(catalog)]) == 2
+    assert "top.usearch: sha256 differs" in capsys.readouterr().err
+
+
+def test_a_shard_copied_over_another_is_found_even_when_trusted(catalog):
+    shutil.copy(catalog / "shards" / "top.usearch", catalog / "shards" / "bottom.usearch")
+    with pytest.raises(CatalogIntegrityError, match="bottom.usearch"):
+        Catalog(catalog)
+    with pytest.raises(CatalogIntegrityError, match="bottom.usearch"):  # same count: size equal, hash differs
+        Catalog(catalog, trust=False)
+
+
+def test_shifted_product_keys_are_found(catalog):
+    path = catalog / "products.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**row, "key": row["key"] + 1}) + "\n" for row in rows))
+    with pytest.raises(CatalogIntegrityError, match="products.jsonl"):
+        Catalog(catalog)
+
+
+def test_a_category_dropped_from_counts_is_found_with_or_without_file_records(catalog):
+    path = catalog / "catalog.json"
+    data = json.loads(path.read_text())
+    del data["counts"]["top"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(CatalogIntegrityError, match=r"\['top'\] are not in catalog.json's counts"):
+        Catalog(catalog, trust=True)
+    del data["files"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(CatalogIntegrityError, match="counts"):
+        Catalog(catalog, trust=True)
+
+
+def test_a_catalog_without_file_records_still_opens_but_counts_are_checked(catalog):
+    path = catalog / "catalog.json"
+    data = json.loads(path.read_text())
+    del data["files"]
+    path.write_text(json.dumps(data))
+    with Catalog(catalog) as opened:
+        assert opened.manifest.files == {} and opened.manifest.total == 6
+    data["counts"]["top"] += 1
+    path.write_text(json.dumps(data))
+    with pytest.raises(CatalogIntegrityError, match="holds 3 vectors, catalog.json counts 4"):
+        Catalog(catalog)
+
+
+def test_add_and_remove_keep_the_file_records_right(catalog, tmp_path, embedder):
+    images = _images(tmp_path / "more")
+    items = _write_csv(tmp_path / "more.csv", [("n1", "p1.jpg", "top"), ("n2", "p2.jpg", "dress")])
+    add_products(catalog, items, images, embedder)
+    with Catalog(catalog) as opened:
+        assert opened.manifest.counts == {"bottom": 3, "dress": 1, "top": 4}
+    remove_products(catalog, ["n2", "p0"])
+    manifest = read_catalog_manifest(catalog)
+    assert "shards/dress.usearch" not in manifest.files
+    assert main(["catalog", "verify", "--catalog", str(catalog)]) == 0
+
+
+# Item 8: input files.
+
+
+def test_a_latin1_table_is_a_clear_error_naming_the_line(tmp_path):
+    images = _images(tmp_path / "data", count=2)
+    items = _write_csv(tmp_path / "items.csv", [("a", "p0.jpg", "top"), ("Café", "p1.jpg", "top")], encoding="latin-1")
+    with pytest.raises(CatalogError, match=r"items\.csv line 3: not UTF-8 text.*0xe9"):
+        read_products(items, images, columns=ColumnMap())
+
+
+def test_a_utf8_bom_is_ignored(tmp_path):
+    images = _images(tmp_path / "data", count=2)
+    items = _write_csv(tmp_path / "items.csv", [("Café", "p0.jpg", "top")], encoding="utf-8-sig")
+    assert items.read_bytes().startswith(b"\xef\xbb\xbf")
+    products, skipped = read_products(items, images, columns=ColumnMap())
+    assert [p.id for p in products] == ["Café"] and skipped == []
+
+
+def test_a_catalog_json_list_and_rows_without_key_are_catalog_errors(catalog):
+    manifest = catalog / "catalog.json"
+    original = manifest.read_text()
+    manifest.write_text("[1, 2]")
+    with pytest.raises(CatalogError, match="JSON object is expected"):
+        read_catalog_manifest(catalog)
+    manifest.write_text(json.dumps({**json.loads(original), "counts": [1]}))
+    with pytest.raises(CatalogError, match="damaged catalog manifest"):
+        read_catalog_manifest(catalog)
+    manifest.write_text(original)
+    products = catalog / "products.jsonl"
+    lines = products.read_text().splitlines()
+    row = json.loads(lines[1])
+    del row["key"]
+    products.write_text("\n".join([lines[0], json.dumps(row), *lines[2:]]) + "\n")
+    with pytest.raises(CatalogIntegrityError, match="products.jsonl"):  # caught by its size first
+        Catalog(catalog, trust=True)
+    with pytest.raises(CatalogError, match="line 2: a product row needs key"):
+        read_products_file(catalog)
+    products.write_text("[1]\n")
+    with pytest.raises(CatalogError, match="line 1"):
+        read_products_file(catalog)
+
+
+# Item 9: cleaning up.
+
+
+def test_a_half_written_cache_chunk_does_not_break_resume(tmp_path):
+    target = tmp_path / "catalog"
+    cache = EmbeddingCache(target, {"k": 1}, resume=False)
+    cache.save_chunk(0, {"a": np.ones(4, np.float32)}, {"b": "broken"}, {"a": np.zeros(3, np.float32)})
+    (cache.folder / "chunk_000001.tmp.npz").write_bytes(b"PK\x03\x04 half written")
+    resumed = EmbeddingCache(target, {"k": 1}, resume=True)
+    vectors, failures, _ = resumed.load()
+    assert list(vectors) == ["a"] and failures == {"b": "broken"}
+    assert resumed.chunk_count() == 1
+    assert not (cache.folder / "chunk_000001.tmp.npz").exists()
+
+
+def test_staging_folders_of_killed_builds_are_removed_and_live_ones_kept(tmp_path):
+    target = tmp_path / "catalog"
+    stale = tmp_path / ".catalog.abc123.partial"
+    (stale / "shards").mkdir(parents=True)
+    old = time.time() - 60
+    os.utime(stale, (old, old))
+    other = tmp_path / ".other.abc.partial"
+    other.mkdir()
+    os.utime(other, (old, old))
+    with staged_directory(target) as staging:
+        assert not stale.exists() and other.exists()
+        os.utime(staging, (old, old))
+        assert remove_stale_staging(target) == []  # locked by this build
+        (staging / "x").write_text("done")
+    assert (target / "x").read_text() == "done"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".catalog")] == []
+
+
+def test_a_relative_images_folder_is_stored_resolved(tmp_path, embedder, monkeypatch):
+    _images(tmp_path / "data")
+    _write_csv(tmp_path / "items.csv", GOOD_ROWS[:2])
+    monkeypatch.chdir(tmp_path)
+    manifest = build_catalog("items.csv", "data/images", tmp_path / "catalog", embedder)
+    assert manifest.source["images_dir"] == str((tmp_path / "data" / "images").resolve())
+    assert Path(manifest.source["items_csv"]).is_absolute()
+    assert read_catalog_manifest(tmp_path / "catalog").source == manifest.source
