@@ -60,6 +60,7 @@ class Catalog:
                 )
         rows = read_products_file(self.directory)
         self.products = {row["key"]: row for row in rows}
+        self._has_colours = bool(rows) and all(row.get("colour") is not None for row in rows)
         if len(self.products) != len(rows) or len(rows) != self.manifest.total:
             raise CatalogIntegrityError(
                 f"{self.directory}: products.jsonl has {len(rows)} rows ({len(self.products)} distinct keys), "
@@ -88,7 +89,7 @@ class Catalog:
     @property
     def has_colours(self) -> bool:
         """Whether every product carries its garment colour (catalogs built since colours were stored)."""
-        return bool(self.products) and all(row.get("colour") is not None for row in self.products.values())
+        return self._has_colours
 
     @property
     def colour_weight(self) -> float:
