@@ -48,10 +48,10 @@ def test_whole_look(benchmark, full_shot_photos, clothing_catalog, precision, th
 
 
 @pytest.mark.parametrize("threads", [2])
-@pytest.mark.parametrize("matching", ["appearance_only", "with_colour"])
+@pytest.mark.parametrize("matching", ["appearance_only", "with_colour", "with_colour_and_parser"])
 def test_whole_look_colour_cost(benchmark, full_shot_photos, clothing_catalog, matching, threads):
-    """What the look-alike colour costs: the default look against one with no parser and no colour re-rank."""
-    options = LookOptions(catalog=clothing_catalog, threads=threads)
+    """What the look-alike colour costs: no colour re-rank, the default (re-rank), and re-rank with the parser."""
+    options = LookOptions(catalog=clothing_catalog, threads=threads, parser=matching == "with_colour_and_parser")
     if matching == "appearance_only":
         options = LookOptions(catalog=clothing_catalog, threads=threads, colour_weight=0.0, parser=False)
     benchmark.group = "whole_look_colour_cost"

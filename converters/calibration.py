@@ -6,6 +6,7 @@ inputs are the rotated square crop around the person that the FP32 detector find
 normalised as ``PoseLandmarker`` does; ``detector`` inputs are the person crop that
 ``ArticleDetector`` reads: the FP32 pose stage's main person box, widened by the manifest's
 ``decoder.person_crop_margin`` and cut at the input's aspect ratio (``edge_bml.stages.detector_crop``);
+``parser`` inputs are that same person crop (``GarmentParser`` reads it as ``ArticleDetector`` does);
 ``embedder`` inputs are the whole photo (an article crop) resized as the manifest's ``input.resize``
 says. All ways use the runtime's own ``edge_bml.geometry`` and ``InputSpec.normalize``.
 """
@@ -29,6 +30,8 @@ from edge_bml.manifest import ModelManifest
 from edge_bml.stages.detector_crop import cut_crop, person_crop_box
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# Tasks whose model reads the person crop around the pose stage's main person (``detector_crop``).
+PERSON_CROP_TASKS = ("detector", "parser")
 
 
 class CalibrationError(EdgeBmlError):
@@ -113,7 +116,7 @@ class TaskInputs:
     """Turns photos into model inputs for one task, as the runtime's stage for that task does.
 
     ``detector_manifest`` (an FP32 pose detector) is needed for ``pose_landmarks`` only; ``detector``
-    inputs load the FP32 pose stage (``PoseEstimator``, precision fp32) to find the person.
+    and ``parser`` inputs load the FP32 pose stage (``PoseEstimator``, precision fp32) to find the person.
     Use as a context manager: the landmark and detector inputs keep a pose model open.
     """
 
@@ -121,7 +124,7 @@ class TaskInputs:
         self.manifest = manifest
         self._detector = None
         self._pose = None
-        if manifest.task == "detector":
+        if manifest.task in PERSON_CROP_TASKS:
             from edge_bml.stages.pose import PoseEstimator, PoseOptions
 
             self._pose = PoseEstimator.create_from_options(PoseOptions(precision="fp32"))
@@ -141,12 +144,13 @@ class TaskInputs:
             # As PoseLandmarker.__call__: the rotated square cut out at the model's size, then normalised.
             spec = self.manifest.input
             return spec.normalize(detections[0].roi.crop(image, spec.width))
-        if self.manifest.task == "detector":
+        if self.manifest.task in PERSON_CROP_TASKS:
             return self._person_crop(image)
         return resize_input(self.manifest, image)
 
     def _person_crop(self, image: np.ndarray) -> np.ndarray | None:
-        """As ``ArticleDetector.preprocess`` with the pose stage's main person box; None where nobody is found."""
+        """As ``ArticleDetector.preprocess`` (and ``GarmentParser.preprocess``) with the pose stage's main person
+        box; None where nobody is found."""
         main = self._pose(image).main
         if main is None:
             return None

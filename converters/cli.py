@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     from converters.train_embedder_command import add_train_embedder_parser
 
     add_train_embedder_parser(commands)
+    from converters.train_parser_command import add_train_parser_parser
+
+    add_train_parser_parser(commands)
     return parser
 
 

@@ -23,7 +23,9 @@ def add_quantize_parser(commands) -> None:
         help="FP32 .onnx/.tflite (manifest.json beside it or --manifest), or a PyTorch checkpoint "
         "(.pt, --to tflite, with --manifest naming its FP32 ONNX variant)",
     )
-    parser.add_argument("--task", required=True, choices=["pose_detection", "pose_landmarks", "detector", "embedder"])
+    parser.add_argument(
+        "--task", required=True, choices=["pose_detection", "pose_landmarks", "detector", "embedder", "parser"]
+    )
     parser.add_argument("--to", required=True, choices=["onnx", "openvino", "tflite"], dest="target")
     parser.add_argument("--calib", required=True, type=Path, help="folder of calibration photos (e.g. CCP tagged/)")
     parser.add_argument("--calib-count", type=int, default=128, help="photos taken, spread over the folder")
@@ -55,6 +57,13 @@ def add_quantize_parser(commands) -> None:
     parser.add_argument("--max-shot-change", type=float, default=defaults.max_shot_change)
     parser.add_argument("--max-map-drop", type=float, default=defaults.max_map_drop)
     parser.add_argument("--min-topk-overlap", type=float, default=defaults.min_topk_overlap)
+    parser.add_argument("--max-miou-drop", type=float, default=defaults.max_miou_drop, help="parser: mIoU drop")
+    parser.add_argument(
+        "--min-pixel-agreement",
+        type=float,
+        default=defaults.min_pixel_agreement,
+        help="parser: passes despite a larger mIoU drop when INT8 labels this share of the foreground as FP32",
+    )
     parser.set_defaults(func=run_quantize)
 
 
@@ -75,6 +84,8 @@ def run_quantize(args: argparse.Namespace) -> int:
             max_shot_change=args.max_shot_change,
             max_map_drop=args.max_map_drop,
             min_topk_overlap=args.min_topk_overlap,
+            max_miou_drop=args.max_miou_drop,
+            min_pixel_agreement=args.min_pixel_agreement,
         ),
         val_photos=val_photos,
         val_count=args.val_count,

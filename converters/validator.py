@@ -14,6 +14,11 @@ Task figures:
   ``edge-bml evaluate detector`` runs it on the annotated person box (``person_crop="gt"``, so that
   both models read the same crops), with AP per category; fails where INT8 loses more than
   ``max_map_drop``.
+- parser: mIoU and pixel accuracy of FP32 and of INT8 against CCP's label maps on the annotated
+  held-apart photos (CCP val), both on the annotated person box, and how often the two label a pixel
+  alike (over the photo, and over the pixels either model calls non-background); fails where INT8
+  loses more than ``max_miou_drop`` mIoU unless that foreground agreement is at least
+  ``min_pixel_agreement``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class Thresholds:
     max_shot_change: float = 0.02
     max_map_drop: float = 0.02
     min_topk_overlap: float = 0.8
+    max_miou_drop: float = 0.02
+    min_pixel_agreement: float = 0.97
 
 
 def centred_cosine(expected: np.ndarray, got: np.ndarray) -> float:
@@ -231,6 +238,73 @@ def detector_failures(figures: dict, thresholds: Thresholds) -> list[str]:
     return []
 
 
+def parser_figures(
+    reference: ModelManifest, candidate: ModelManifest, photos: Sequence[Path], *, annotations: Path | None = None
+) -> dict:
+    """mIoU, pixel accuracy and IoU per class of both parsers, and their pixel agreement, on the annotated
+    val photos among ``photos``, each parsed on its annotated person box.
+
+    Raises:
+        ValidationError: none of ``photos`` is an annotated val image; EvaluationDataError: bad annotations.
+    """
+    from edge_bml.evaluation.parser_eval import iou_figures, load_parser_annotations, read_ground_truth
+    from edge_bml.stages.parser import GarmentParser
+
+    path = annotations or data_dir() / "ccp" / "annotations.json"
+    wanted = {Path(p).resolve() for p in photos}
+    images, table = load_parser_annotations(path, split="val")
+    images = [image for image in images if Path(image["path"]).resolve() in wanted]
+    if not images:
+        raise ValidationError(f"none of the {len(photos)} held-apart photos is an annotated val image of {path}")
+    with GarmentParser(reference) as fp32, GarmentParser(candidate) as int8:
+        count = len(fp32.classes)
+        confusion = {"fp32": np.zeros((count, count), np.int64), "int8": np.zeros((count, count), np.int64)}
+        same = pixels = same_foreground = foreground = 0
+        for image_info in images:
+            image = read_image(image_info["path"])
+            truth = read_ground_truth(image_info, table).ravel().astype(np.int64)
+            labels = {}
+            for key, parser in (("fp32", fp32), ("int8", int8)):
+                labels[key] = parser(image, image_info.get("person_box")).labels.ravel()
+                confusion[key] += np.bincount(truth * count + labels[key], minlength=count * count).reshape(
+                    count, count
+                )
+            agree = labels["fp32"] == labels["int8"]
+            either = (labels["fp32"] > 0) | (labels["int8"] > 0)
+            same, pixels = same + int(agree.sum()), pixels + agree.size
+            same_foreground, foreground = same_foreground + int(agree[either].sum()), foreground + int(either.sum())
+        figures = {key: iou_figures(matrix, fp32.classes) for key, matrix in confusion.items()}
+    fp32_figures, int8_figures = figures["fp32"], figures["int8"]
+    return {
+        "images": len(images),
+        "person_box": "annotated",
+        "miou_fp32": fp32_figures["miou"],
+        "miou_int8": int8_figures["miou"],
+        "miou_drop": round(fp32_figures["miou"] - int8_figures["miou"], 4),
+        "pixel_accuracy_fp32": fp32_figures["pixel_accuracy"],
+        "pixel_accuracy_int8": int8_figures["pixel_accuracy"],
+        "pixel_agreement": round(same / max(pixels, 1), 5),
+        "pixel_agreement_foreground": round(same_foreground / max(foreground, 1), 5),
+        "iou_per_class": {
+            label: {"fp32": iou, "int8": int8_figures["iou_per_class"].get(label)}
+            for label, iou in fp32_figures["iou_per_class"].items()
+        },
+    }
+
+
+def parser_failures(figures: dict, thresholds: Thresholds) -> list[str]:
+    """The parser threshold a set of ``parser_figures`` breaks, in words: the mIoU drop, unless the
+    foreground pixel agreement is high enough on its own."""
+    drop, agreement = figures["miou_drop"], figures["pixel_agreement_foreground"]
+    if drop <= thresholds.max_miou_drop or agreement >= thresholds.min_pixel_agreement:
+        return []
+    return [
+        f"mIoU drops from {figures['miou_fp32']:.4f} (FP32) to {figures['miou_int8']:.4f} (INT8), by {drop:.4f}, "
+        f"over {thresholds.max_miou_drop}, and INT8 labels only {agreement:.2%} of the foreground pixels as FP32 "
+        f"does (under {thresholds.min_pixel_agreement:.0%})"
+    ]
+
+
 def pose_stage(detector: ModelManifest, landmarks: ModelManifest):
     """The pose stage as the runtime builds it by default (``PoseOptions``: mirror averaging and all)."""
     from edge_bml.stages.pose import PoseDetector, PoseEstimator, PoseLandmarker, PoseOptions
@@ -314,6 +388,9 @@ def validate(
     elif task == "detector":
         figures = detector_figures(reference, candidate, photos)
         failures += detector_failures(figures, thresholds)
+    elif task == "parser":
+        figures = parser_figures(reference, candidate, photos)
+        failures += parser_failures(figures, thresholds)
     else:
         figures = embedder_figures(reference, candidate, inputs)
         overlap = figures[f"top{figures['k']}_overlap"]

@@ -20,7 +20,7 @@ from edge_bml.errors import ChecksumMismatchError, ManifestError, ModelNotFoundE
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
-TASKS = ("pose_detection", "pose_landmarks", "detector", "embedder")
+TASKS = ("pose_detection", "pose_landmarks", "detector", "embedder", "parser")
 FORMATS = {"tflite": ".tflite", "onnx": ".onnx", "openvino": ".xml"}
 PRECISIONS = ("fp32", "fp16", "int8")
 

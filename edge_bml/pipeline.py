@@ -42,8 +42,9 @@ class LookOptions:
 
     catalog: a built catalog folder; without one, articles come back without matches.
     colour_weight: how much the worn colour counts in the ranking (None: the catalog's default; 0: not at all).
-    parser: with a catalog, parse the person's garments (where a validated parser variant is installed), so
-        each article's colour comes from its own pixels and its crop is masked for embedders that want it.
+    parser: with a catalog, also parse the person's garments (where a parser variant is installed), so each
+        article's colour comes from its own pixels and its crop is masked for embedders that want it. Off by
+        default: it improves the look-alike colour ratio (0.402 -> 0.371 on CCP val) for about 12 ms a look.
     gate: the shot types that go on past pose classification (default: full shots only).
     stages: per-stage overrides keyed ``pose``, ``detector``, ``embedder``.
     """
@@ -59,7 +60,7 @@ class LookOptions:
     classifier: PoseClassifierOptions = field(default_factory=PoseClassifierOptions)
     max_articles: int = 20
     colour_weight: float | None = None
-    parser: bool = True
+    parser: bool = False
 
     def choice(self, stage: str) -> tuple[str, str, int | None]:
         """(backend, precision, threads) for ``stage``."""

@@ -40,6 +40,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.set_defaults(func=run)
+    add_parser_evaluation(commands)
 
 
 def annotations_path(data: Path) -> Path:
@@ -85,4 +86,75 @@ def run(args: argparse.Namespace) -> int:
     for label, ap in result["ap50_per_category"].items():
         print(f"  {label:<10} AP@0.5 {ap:.3f}   AP@[.5:.95] {result['ap50_95_per_category'][label]:.3f}")
     print(f"mAP@0.5 {result['map50']:.4f}   mAP@[.5:.95] {result['map50_95']:.4f}")
+    return 0
+
+
+def add_parser_evaluation(commands: argparse._SubParsersAction) -> None:
+    """Register ``evaluate parser``: pixel accuracy, mIoU and mask-box mAP of the garment parser on CCP."""
+    parser = evaluate_subparsers(commands).add_parser(
+        "parser", help="pixel accuracy, mIoU and per-class IoU of the garment parser on CCP label maps"
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="annotations.json, or a folder holding it or ccp/annotations.json"
+    )
+    parser.add_argument("--split", default="val", help="only images of this split (default: val)")
+    parser.add_argument("--model", type=Path, help="a parser variant folder (default: the registry's pick)")
+    parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+    )
+    parser.add_argument(
+        "--person-box",
+        default="pose",
+        choices=("pose", "annotated"),
+        help="person box from the pose stage (as in production) or the annotated one",
+    )
+    parser.add_argument(
+        "--upsample", default="bilinear", choices=("bilinear", "nearest"), help="how logits reach the crop's size"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.set_defaults(func=run_parser)
+
+
+def run_parser(args: argparse.Namespace) -> int:
+    from edge_bml.evaluation.parser_eval import evaluate_parser, load_parser_annotations
+    from edge_bml.manifest import load_manifest
+    from edge_bml.model_registry import select_variant
+    from edge_bml.stages.parser import GarmentParser
+    from edge_bml.stages.pose import PoseEstimator, PoseOptions
+
+    images, table = load_parser_annotations(annotations_path(args.data), split=args.split)
+    if args.limit is not None:
+        images = images[: args.limit]
+    if args.model is not None:
+        manifest = load_manifest(args.model)
+    else:
+        manifest = select_variant("parser", backend=args.backend, precision=args.precision, threads=args.threads)
+    pose = None
+    if args.person_box == "pose":
+        pose = PoseEstimator.create_from_options(PoseOptions(threads=args.threads))
+    try:
+        with GarmentParser(manifest, threads=args.threads, upsample=args.upsample) as parser:
+            result = evaluate_parser(parser, images, table=table, person_box=args.person_box, pose_estimator=pose)
+    finally:
+        if pose is not None:
+            pose.close()
+    result.update(precision=manifest.precision, model=manifest.name, split=args.split, upsample=args.upsample)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"model {manifest.name} ({manifest.precision}), {result['images']} images, person box: {args.person_box}")
+    for label, iou in result["iou_per_class"].items():
+        print(f"  {label:<10} IoU {iou:.3f}")
+    boxes = result["mask_boxes"]
+    print(
+        f"pixel accuracy {result['pixel_accuracy']:.4f}   mIoU {result['miou']:.4f}   "
+        f"mIoU of the articles {result['miou_articles']:.4f}"
+    )
+    print(
+        f"mask-derived boxes: mAP@0.5 {boxes['map50_softmax']:.4f} (softmax confidence), "
+        f"{boxes['map50_fraction']:.4f} (pixel fraction)"
+    )
     return 0

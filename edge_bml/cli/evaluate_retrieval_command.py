@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     with Catalog(args.catalog) as catalog:
         catalog.check_embedder(embedder)
         result = {"embedder": embedder.manifest.name, "catalog": str(args.catalog), "split": args.split}
-        parser = None if args.no_parser else optional_parser(threads=args.threads)
+        parser = optional_parser(threads=args.threads) if args.parser else None
         try:
             queries = lookalike_queries(
                 catalog, embedder, args.queries, split=args.split, limit=args.limit, parser=parser
@@ -139,7 +139,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--record", action="store_true", help="store the figures in the embedder's manifest")
     parser.add_argument(
-        "--no-parser", action="store_true", help="look-alike colours from the crop's centre, not the garment parser"
+        "--parser", action="store_true", help="look-alike colours from the garment parser's masks (as look --parser)"
     )
     parser.add_argument(
         "--colour-weight",

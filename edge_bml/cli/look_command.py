@@ -40,9 +40,9 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
         help="how much the worn colour counts in the matches (default: the catalog's; 0: appearance only)",
     )
     parser.add_argument(
-        "--no-parser",
+        "--parser",
         action="store_true",
-        help="do not run the garment parser: colours from each box's centre, crops unmasked",
+        help="also run the garment parser: each article's colour from its own pixels (slower; default: box centre)",
     )
     parser.add_argument(
         "--stage",
@@ -85,7 +85,7 @@ def options_from_args(args: argparse.Namespace) -> LookOptions:
         gate=gate,
         stages=dict(getattr(args, "stage", [])),
         colour_weight=getattr(args, "colour_weight", None),
-        parser=not getattr(args, "no_parser", False),
+        parser=getattr(args, "parser", False),
     )
 
 
