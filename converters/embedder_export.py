@@ -32,9 +32,19 @@ def _export_onnx(module, path: Path, size: int) -> None:
 
 
 def write_variant(
-    module, out: str | Path, *, name: str, size: int, dims: int, source: dict[str, Any], extra_files: dict[str, Any]
+    module,
+    out: str | Path,
+    *,
+    name: str,
+    size: int,
+    dims: int,
+    source: dict[str, Any],
+    extra_files: dict[str, Any],
+    decoder_extra: dict[str, Any] | None = None,
 ) -> Path:
     """Export ``module`` (NCHW normalised image -> unit vectors) into a fresh variant folder ``out``.
+
+    ``decoder_extra`` adds keys to the manifest's ``decoder`` (e.g. ``foreground_fill``).
 
     Raises:
         OSError: the folder cannot be written (an earlier variant there is left intact).
@@ -64,7 +74,7 @@ def write_variant(
                 name=INPUT_NAME,
             ),
             outputs={"embedding": OUTPUT_NAME},
-            decoder={"dims": dims, "metric": "cos", "normalized": True, "pad_value": 124},
+            decoder={"dims": dims, "metric": "cos", "normalized": True, "pad_value": 124, **(decoder_extra or {})},
             source=source,
             license="Apache-2.0 (EfficientNet-Lite0 ImageNet weights); trained on CC0 clothing + Apache-2.0 CCP",
             directory=staging,
@@ -74,17 +84,23 @@ def write_variant(
 
 
 def export_embedder(net, *, config, holdout: list[str], training: dict[str, Any]) -> Path:
-    """The triplet-trained model with the ``config.dims`` head."""
+    """The trained model with the ``config.dims`` head.
+
+    An ``appearance`` model was trained on garments on the neutral grey, so its manifest asks
+    for ``foreground_fill``: catalog photos (and article crops where a mask exists) get it too.
+    """
     from converters.embedder_net import ExportedEmbedder
 
+    objective = getattr(config, "objective", "triplet")
     return write_variant(
         ExportedEmbedder(net, config.dims),
         config.out,
         name=Path(config.out).name,
         size=config.size,
         dims=config.dims,
-        source={"kind": "triplet", "backbone": "efficientnet-lite0 (ImageNet)", "training": training},
+        source={"kind": objective, "backbone": "efficientnet-lite0 (ImageNet)", "training": training},
         extra_files={"holdout_ids.json": {"seed": 5096, "ids": holdout}, "train_config.json": asdict(config)},
+        decoder_extra={"foreground_fill": True} if objective == "appearance" else None,
     )
 
 

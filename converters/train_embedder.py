@@ -1,8 +1,19 @@
-"""``edge-bml-convert train embedder``: triplet training of the article embedder, then FP32 ONNX export.
+"""``edge-bml-convert train embedder``: metric training of the article embedder, then FP32 ONNX export.
 
-Anchor and positive are two views of one catalog item (a product shot and a street-like view);
-batch-hard negatives come from the same few categories drawn for the step. CCP ground-truth
-article crops join each batch as category-level anchors (positive: an item of their category).
+Two objectives:
+
+- ``triplet``: anchor and positive are two views of one catalog item (a product shot and a
+  street-like view); batch-hard negatives come from the same few categories drawn for the step.
+  CCP ground-truth article crops join each batch as category-level anchors (positive: an item of
+  their category). Strong colour jitter: the embedder learns category and shape, not colour.
+- ``appearance``: the same product only. Anchor = the product photo with its garment on the
+  neutral grey, positive = a street-like view of that garment; negatives = the other items of the
+  step's one category. Colour and pattern are kept (``colour="mild"``); no CCP crops, no
+  category loss (the detector and the per-category search separate categories). Supervised
+  contrastive loss by default (``appearance_loss="triplet"``: batch-hard triplet instead).
+  ``appearance_category_weight`` > 0 adds back today's CCP-crop category term (a measured option,
+  off by default).
+
 500 catalog items are held out for the instance-retrieval evaluation and recorded in the output.
 """
 
@@ -19,6 +30,8 @@ from edge_bml.catalog.progress import Progress
 from edge_bml.errors import ManifestError, ModelNotFoundError
 
 DEFAULT_WORK = Path("/tmp/edge_bml_cache/train_embedder")
+OBJECTIVES = ("triplet", "appearance")
+APPEARANCE_LOSSES = ("supcon", "triplet")
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,25 @@ class TrainConfig:
     street_limit: int | None = None
     backgrounds: int = 300
     backbone_weights: str | None = None
+    objective: str = "triplet"
+    appearance_loss: str = "supcon"
+    temperature: float = 0.1
+    appearance_categories: int = 1
+    appearance_items: int = 20
+    init_from: str | None = None
+    appearance_category_weight: float = 0.0
+
+
+def check_config(config: TrainConfig) -> None:
+    """Reject unknown objective or loss names.
+
+    Raises:
+        ManifestError: ``objective`` or ``appearance_loss`` is not one of the known names.
+    """
+    if config.objective not in OBJECTIVES:
+        raise ManifestError(f"objective must be one of {OBJECTIVES}, got {config.objective!r}")
+    if config.appearance_loss not in APPEARANCE_LOSSES:
+        raise ManifestError(f"appearance_loss must be one of {APPEARANCE_LOSSES}, got {config.appearance_loss!r}")
 
 
 def smoke_config(config: TrainConfig) -> TrainConfig:
@@ -57,6 +89,7 @@ def smoke_config(config: TrainConfig) -> TrainConfig:
             "size": 96,
             "steps": 3,
             "items_per_category": 3,
+            "appearance_items": 4,
             "crops_per_category": 2,
             "holdout": 20,
             "checkpoint_every": 2,
@@ -97,6 +130,21 @@ def _load_pools(config: TrainConfig):
     if not by_category:
         raise ManifestError(f"no readable catalog photos under {config.catalog}")
     street = Path(config.street)
+    if config.objective == "appearance":
+        from converters.appearance_batches import AppearancePools, garment_masks
+
+        if not (street / "tagged").is_dir():
+            raise ManifestError(f"{street / 'tagged'} not found: --street must be the CCP folder")
+        masks = garment_masks(photos, cache_tag=str(Path(config.catalog).resolve()))
+        backgrounds = street_backgrounds(street, count=config.backgrounds)
+        crops: dict[str, list] = {}
+        if config.appearance_category_weight > 0:
+            for category, crop in ccp_article_crops(
+                street, split="train", categories=set(by_category), limit=config.street_limit
+            ):
+                crops.setdefault(category, []).append(crop)
+        pools = AppearancePools(photos, masks, by_category, backgrounds, crops_by_category=crops)
+        return pools, sorted(held), len(items)
     crops: dict[str, list] = {}
     for category, crop in ccp_article_crops(
         street, split="train", categories=set(by_category), limit=config.street_limit
@@ -119,29 +167,117 @@ def _without_steps(config: dict) -> dict:
     return {k: v for k, v in config.items() if k != "steps"}
 
 
+def _triplet_step_loss(net, batch, config: TrainConfig):
+    import torch
+
+    from converters.triplet_loss import batch_hard_triplet
+
+    embeddings = net(torch.from_numpy(batch.images))
+    items = torch.from_numpy(batch.item_labels)
+    cats = torch.from_numpy(batch.category_labels)
+    crop = torch.from_numpy(batch.is_crop)
+    loss = torch.zeros(())
+    for vectors in embeddings.values():
+        views = vectors[~crop]
+        loss = loss + batch_hard_triplet(
+            views, items[~crop], views, items[~crop], margin=config.margin_instance, same_anchor_pool=True
+        )
+        if crop.any():
+            loss = loss + config.category_weight * batch_hard_triplet(
+                vectors[crop],
+                cats[crop],
+                vectors[~crop],
+                cats[~crop],
+                margin=config.margin_category,
+                same_anchor_pool=False,
+            )
+    return loss
+
+
+def _appearance_step_loss(net, batch, config: TrainConfig):
+    import torch
+
+    from converters.contrastive_loss import supervised_contrastive
+    from converters.triplet_loss import batch_hard_triplet
+
+    embeddings = net(torch.from_numpy(batch.images))
+    items = torch.from_numpy(batch.item_labels)
+    cats = torch.from_numpy(batch.category_labels)
+    crop = torch.from_numpy(batch.is_crop)
+    loss = torch.zeros(())
+    for all_vectors in embeddings.values():
+        vectors, labels = all_vectors[~crop], items[~crop]
+        if config.appearance_loss == "supcon":
+            loss = loss + supervised_contrastive(vectors, labels, temperature=config.temperature)
+        else:
+            loss = loss + batch_hard_triplet(
+                vectors, labels, vectors, labels, margin=config.margin_instance, same_anchor_pool=True
+            )
+        if crop.any() and config.appearance_category_weight > 0:
+            loss = loss + config.appearance_category_weight * batch_hard_triplet(
+                all_vectors[crop],
+                cats[crop],
+                vectors,
+                cats[~crop],
+                margin=config.margin_category,
+                same_anchor_pool=False,
+            )
+    return loss
+
+
+def _draw(pools, config: TrainConfig, step: int):
+    if config.objective == "appearance":
+        from converters.appearance_batches import draw_appearance_batch
+
+        return draw_appearance_batch(
+            pools,
+            seed=config.seed,
+            step=step,
+            size=config.size,
+            categories_per_batch=config.appearance_categories,
+            items_per_category=config.appearance_items,
+            crops_per_category=config.crops_per_category if config.appearance_category_weight > 0 else 0,
+        )
+    from converters.embedder_batches import draw_batch
+
+    return draw_batch(
+        pools,
+        seed=config.seed,
+        step=step,
+        size=config.size,
+        categories_per_batch=config.categories_per_batch,
+        items_per_category=config.items_per_category,
+        crops_per_category=config.crops_per_category,
+    )
+
+
 def train_embedder(config: TrainConfig, *, resume: bool = False, max_minutes: float | None = None) -> Path:
     """Train, checkpoint every few steps, export the FP32 ONNX variant to ``config.out``.
 
     ``max_minutes`` ends training early (checkpoint saved, then export) on a busy machine.
 
     Raises:
-        ManifestError: the catalog or street folder is missing or unusable.
+        ManifestError: the catalog or street folder is missing or unusable, or an option is unknown.
         ModelNotFoundError: the backbone weights are missing.
+        ModelLoadError: ``config.init_from`` is not an FP32 ONNX embedder variant of this network.
     """
     import numpy as np
     import torch
 
-    from converters.embedder_batches import draw_batch
     from converters.embedder_export import export_embedder
     from converters.embedder_net import ArticleEmbedderNet
     from converters.torch_models.efficientnet_lite0 import load_efficientnet_lite0
-    from converters.triplet_loss import batch_hard_triplet
 
+    check_config(config)
     torch.manual_seed(config.seed)
     work = Path(config.work)
     work.mkdir(parents=True, exist_ok=True)
     checkpoint = work / "checkpoint.pt"
     net = ArticleEmbedderNet(load_efficientnet_lite0(config.backbone_weights))
+    if config.init_from:
+        from converters.embedder_onnx_init import load_onnx_embedder
+
+        load_onnx_embedder(net, config.init_from)
     head_params = [p for p in net.heads.parameters()]
     trunk_params = [p for p in net.backbone.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
@@ -151,7 +287,8 @@ def train_embedder(config: TrainConfig, *, resume: bool = False, max_minutes: fl
     start, history = 0, []
     if resume and checkpoint.is_file():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if _without_steps(state["config"]) != _without_steps(asdict(config)):
+        # Options added since the checkpoint was written take their defaults.
+        if _without_steps(asdict(TrainConfig(**state["config"]))) != _without_steps(asdict(config)):
             raise ManifestError(f"{checkpoint} was made with other options; drop --resume or use another --work")
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -161,37 +298,12 @@ def train_embedder(config: TrainConfig, *, resume: bool = False, max_minutes: fl
     progress = Progress(config.steps, label="train embedder", start=start)
     t0 = time.monotonic()
     for step in range(start, config.steps):
-        batch = draw_batch(
-            pools,
-            seed=config.seed,
-            step=step,
-            size=config.size,
-            categories_per_batch=config.categories_per_batch,
-            items_per_category=config.items_per_category,
-            crops_per_category=config.crops_per_category,
-        )
+        batch = _draw(pools, config, step)
         scale = _lr_scale(step, config.steps)
         for group, base in zip(optimizer.param_groups, (config.lr_head, config.lr_backbone), strict=True):
             group["lr"] = base * scale
-        embeddings = net(torch.from_numpy(batch.images))
-        items = torch.from_numpy(batch.item_labels)
-        cats = torch.from_numpy(batch.category_labels)
-        crop = torch.from_numpy(batch.is_crop)
-        loss = torch.zeros(())
-        for vectors in embeddings.values():
-            views = vectors[~crop]
-            loss = loss + batch_hard_triplet(
-                views, items[~crop], views, items[~crop], margin=config.margin_instance, same_anchor_pool=True
-            )
-            if crop.any():
-                loss = loss + config.category_weight * batch_hard_triplet(
-                    vectors[crop],
-                    cats[crop],
-                    vectors[~crop],
-                    cats[~crop],
-                    margin=config.margin_category,
-                    same_anchor_pool=False,
-                )
+        step_loss = _appearance_step_loss if config.objective == "appearance" else _triplet_step_loss
+        loss = step_loss(net, batch, config)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -2,6 +2,10 @@
 
 Used to train the embedder (anchor = product shot, positive = street view of the same item) and,
 with a fixed seed, to make the instance-retrieval queries of the evaluation. numpy + OpenCV only.
+
+``colour="jitter"`` (the default, and what the evaluation's queries use) shifts hue-free colour
+strongly: saturation, per-channel casts and gamma, so an embedder trained on it learns to ignore
+colour. ``colour="mild"`` keeps colour and pattern: brightness and contrast within ±15% only.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import cv2
 import numpy as np
 
 PAD_VALUE = 124
+COLOUR_MODES = ("jitter", "mild")
+MILD_LIGHT = 0.15
 
 
 def random_crop(image: np.ndarray, rng: np.random.Generator, *, min_area: float) -> np.ndarray:
@@ -37,6 +43,20 @@ def jitter_colour(image: np.ndarray, rng: np.random.Generator, *, strength: floa
     x = x * (1.0 + strength * rng.uniform(-0.12, 0.12, size=3)).astype(np.float32)
     x = np.clip(x, 0.0, 1.0) ** np.exp(strength * rng.uniform(-0.35, 0.35))
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def mild_light(image: np.ndarray, rng: np.random.Generator, *, amount: float = MILD_LIGHT) -> np.ndarray:
+    """Brightness and contrast each within ±``amount``; hue, saturation and channel balance kept."""
+    x = image.astype(np.float32)
+    x = x * (1.0 + rng.uniform(-amount, amount))
+    mean = x.mean()
+    x = (x - mean) * (1.0 + rng.uniform(-amount, amount)) + mean
+    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+
+
+def _check_colour(colour: str) -> None:
+    if colour not in COLOUR_MODES:
+        raise ValueError(f"colour must be one of {COLOUR_MODES}, got {colour!r}")
 
 
 def _background(backgrounds: Sequence[np.ndarray], rng: np.random.Generator, size: int) -> np.ndarray:
@@ -83,30 +103,47 @@ def _degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def street_view(
-    image: np.ndarray, *, rng: np.random.Generator, backgrounds: Sequence[np.ndarray], size: int
+    image: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    backgrounds: Sequence[np.ndarray],
+    size: int,
+    colour: str = "jitter",
 ) -> np.ndarray:
     """A ``size`` x ``size`` RGB street-like view of a product photo.
 
-    Random crop and scale, perspective, pasted on a person-photo background, colour and
-    light shifts, blur or low resolution, noise, JPEG.
+    Random crop and scale, perspective, pasted on a person-photo background (the neutral grey
+    when ``backgrounds`` is empty), light shifts, blur or low resolution, noise, JPEG. With
+    ``colour="jitter"`` the view gets strong colour shifts (saturation, casts, gamma); with
+    ``"mild"`` only brightness and contrast change, within ±15%.
 
     Raises:
-        ValueError: ``image`` is not an HxWx3 uint8 array.
+        ValueError: ``image`` is not an HxWx3 uint8 array, or ``colour`` is unknown.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"street_view needs an HxWx3 uint8 image, got {image.shape} {image.dtype}")
+    _check_colour(colour)
     garment = random_crop(image, rng, min_area=0.55)
     if rng.random() < 0.5:
         garment = garment[:, ::-1]
     canvas = _background(backgrounds, rng, size)
     view = _paste_with_perspective(np.ascontiguousarray(garment), canvas, rng, warp=0.08)
-    view = jitter_colour(view, rng, strength=1.0)
+    view = jitter_colour(view, rng, strength=1.0) if colour == "jitter" else mild_light(view, rng)
     return _degrade(view, rng)
 
 
-def product_view(image: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
-    """A mildly augmented product photo (the anchor side of a training pair)."""
+def product_view(image: np.ndarray, *, rng: np.random.Generator, colour: str = "jitter") -> np.ndarray:
+    """A mildly augmented product photo (the anchor side of a training pair).
+
+    ``colour="jitter"`` shifts colour at 0.3 of the street view's strength; ``"mild"`` changes
+    brightness and contrast only (±15%).
+
+    Raises:
+        ValueError: ``colour`` is unknown.
+    """
+    _check_colour(colour)
     view = random_crop(image, rng, min_area=0.8)
     if rng.random() < 0.5:
         view = view[:, ::-1]
-    return jitter_colour(np.ascontiguousarray(view), rng, strength=0.3)
+    view = np.ascontiguousarray(view)
+    return jitter_colour(view, rng, strength=0.3) if colour == "jitter" else mild_light(view, rng)
