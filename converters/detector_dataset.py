@@ -16,24 +16,12 @@ import cv2
 import numpy as np
 
 from converters.detector_augment import photometric
+from edge_bml.data_fetch.sources import CCP_CATEGORIES
 from edge_bml.errors import EdgeBmlError
 from edge_bml.image_io import read_image
 from edge_bml.stages.detector_crop import cut_crop, person_crop_box
 
-CATEGORIES = (
-    "top",
-    "outerwear",
-    "dress",
-    "pants",
-    "shorts",
-    "skirt",
-    "footwear",
-    "bag",
-    "hat",
-    "eyewear",
-    "belt",
-    "scarf",
-)
+CATEGORIES = tuple(CCP_CATEGORIES)
 DEFAULT_CACHE = Path("/tmp/edge_bml_cache/detector_photos")
 CROP_MARGIN = 0.08
 

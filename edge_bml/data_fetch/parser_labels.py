@@ -16,23 +16,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-PARSER_CLASSES = (
-    "background",
-    "skin",
-    "hair",
-    "top",
-    "outerwear",
-    "dress",
-    "pants",
-    "shorts",
-    "skirt",
-    "footwear",
-    "bag",
-    "hat",
-    "eyewear",
-    "belt",
-    "scarf",
-)
+from edge_bml.data_fetch.sources import CCP_CATEGORIES
+
+# Background, skin and hair, then CCP's 12 coarse article categories in their published order.
+PARSER_CLASSES = ("background", "skin", "hair", *CCP_CATEGORIES)
 # The parser's article classes: CCP's coarse categories (everything but background, skin and hair).
 ARTICLE_CLASSES = PARSER_CLASSES[3:]
 

@@ -18,7 +18,13 @@ import numpy as np
 
 from edge_bml.evaluation.detection_ap import DetectionEvaluator, iou_matrix
 from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD
-from edge_bml.evaluation.lookalike import LookalikeScore, catalog_colours, garment_truth_colour, read_label_map
+from edge_bml.evaluation.lookalike import (
+    LookalikeScore,
+    catalog_colours,
+    category_label_ids,
+    garment_truth_colour,
+    read_label_map,
+)
 from edge_bml.evaluation.photo_retrieval import PhotoRetrievalScore
 from edge_bml.image_io import decode_timed
 from edge_bml.pipeline import STAGES, LookPipeline
@@ -49,7 +55,7 @@ def evaluate_look(
     lookalike = None
     if ccp_dir is not None and pipeline.catalog is not None:
         lookalike = LookalikeScore(catalog_colours(pipeline.catalog))
-        fine_ids = _category_label_ids(ccp_dir)
+        fine_ids = category_label_ids(json.loads((ccp_dir / "annotations.json").read_text()))
     for n, (image, annotation) in enumerate(zip(images, annotations), 1):
         if progress:
             progress(n, len(images))
@@ -88,11 +94,6 @@ def evaluate_look(
         **({"lookalike": lookalike.result()} if lookalike is not None else {}),
         "latency_ms": {stage: latency_percentiles(values) for stage, values in timings.items()},
     }
-
-
-def _category_label_ids(ccp_dir: Path) -> dict[str, list[int]]:
-    annotations = json.loads((ccp_dir / "annotations.json").read_text())
-    return {c: [annotations["labels"].index(n) for n in names] for c, names in annotations["categories"].items()}
 
 
 def _score_lookalike(score: LookalikeScore, rgb, label_map, look, objects: list[dict], fine_ids: dict) -> None:

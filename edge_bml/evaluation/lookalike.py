@@ -59,6 +59,11 @@ def garment_truth_colour(
     return median_lab(photo[y0:y1, x0:x1], region)
 
 
+def category_label_ids(annotations: dict) -> dict[str, list[int]]:
+    """Each CCP category's fine-label indices (the pixel values of its garments in the label maps)."""
+    return {c: [annotations["labels"].index(n) for n in names] for c, names in annotations["categories"].items()}
+
+
 def read_label_map(ccp_dir: Path, image: dict) -> np.ndarray:
     """The CCP label map of one annotated image (pixel = index into ``labels``).
 
@@ -128,10 +133,7 @@ def lookalike_queries(
     if not path.is_file():
         raise EvaluationDataError(f"{path} not found: the queries must be a CCP-format folder")
     annotations = json.loads(path.read_text())
-    label_ids = {
-        category: [annotations["labels"].index(name) for name in names]
-        for category, names in annotations["categories"].items()
-    }
+    label_ids = category_label_ids(annotations)
     images = [im for im in annotations["images"] if im["split"] == split][:limit]
     sold = set(catalog.categories)
     fill = bool(embedder.manifest.decoder.get("foreground_fill", False))
