@@ -2,7 +2,9 @@
 
 mAP comes from ``edge_bml.evaluation`` with the pose stage's person crop (as in production) and
 with the ground-truth person box; per-class score thresholds are the F1-best ones on the pose-crop
-run (they do not change AP, which is measured at a 0.001 threshold); latency is the median of
+run (they do not change AP, which is measured at a 0.001 threshold), after boxes of mutually exclusive
+categories were resolved (``edge_bml.stages.exclusive_articles``; ``tune-thresholds`` re-tunes them
+in a second pass); latency is the median of
 repeated runs of the model alone at 1 and 2 threads.
 """
 
@@ -40,11 +42,17 @@ def record_detector_metrics(variant: Path, data_dir: Path, *, split: str = "val"
     Raises:
         ModelNotFoundError/ManifestError: the variant is not there; EvaluationDataError: no data.
     """
+    from converters.detector_thresholds import CANDIDATE_FLOOR
     from edge_bml.evaluation.detector_eval import evaluate_detector, load_annotations
     from edge_bml.stages.detector import ArticleDetector
+    from edge_bml.stages.exclusive_articles import ExclusiveRule
     from edge_bml.stages.pose import PoseEstimator
 
     manifest = load_manifest(variant)
+    decoder = dict(manifest.decoder)
+    decoder.setdefault("exclusive", ExclusiveRule().to_json())
+    decoder.setdefault("candidate_score_threshold", CANDIDATE_FLOOR)
+    manifest = dataclasses.replace(manifest, decoder=decoder)
     images = load_annotations(Path(data_dir) / "ccp" / "annotations.json", split=split)
     results = {}
     with ArticleDetector(manifest) as detector, PoseEstimator.create_from_options() as pose:

@@ -74,8 +74,8 @@ def draw_look(image: np.ndarray, look, *, categories: tuple[str, ...] = ()) -> n
     for article in look.articles:
         colour = category_colour(article.category, categories)
         x0, y0, x1, y1 = (int(v) for v in article.box)
-        cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness)
-        label = f"{article.category} {article.score:.2f}"
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness if article.shown else max(1, thickness // 2))
+        label = f"{article.category} {article.score:.2f}" + ("" if article.shown else " (not shown)")
         (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale + 0.2, 1)
         cv2.rectangle(canvas, (x0, max(y0 - h - 4, 0)), (x0 + w + 4, max(y0, h + 4)), colour, -1)
         cv2.putText(

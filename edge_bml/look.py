@@ -21,12 +21,14 @@ class Article:
     matches: Matches = field(default_factory=lambda: Matches(()))
     note: str = ""
     colour: np.ndarray | None = None  # the worn garment's colour, CIELAB
+    shown: bool = True  # False: under its category's shown threshold (only with all_detections)
 
     def to_json(self) -> dict[str, Any]:
         data = {
             "category": self.category,
             "box": [round(float(v), 1) for v in self.box],
             "score": round(self.score, 4),
+            "shown": self.shown,
             "matches": [m.to_json() for m in self.matches],
         }
         if self.colour is not None:

@@ -66,7 +66,10 @@ def look_section(look: Look, image: np.ndarray, *, catalog_dir: Path | None, cat
                 f'<div class="card">{img}<div>{_swatch(match.colour)}{html.escape(match.title or match.id)}</div>'
                 f"<small>{match.score:.3f}</small></div>"
             )
-        note = f"<small>{html.escape(article.note)}</small>" if article.note else ""
+        notes = [article.note] if article.note else []
+        if not article.shown:
+            notes.append("not shown to shoppers: under its category's shown threshold or contradicted by a better box")
+        note = "".join(f"<small>{html.escape(text)}</small>" for text in notes)
         rows.append(
             f'<div class="article"><h3>{_swatch(article.colour)}{html.escape(article.category)} '
             f'<small>{article.score:.2f}</small></h3>{note}<div class="cards">{"".join(cards)}</div></div>'

@@ -46,6 +46,8 @@ class LookOptions:
         article's colour comes from its own pixels and its crop is masked for embedders that want it. Off by
         default: it improves the look-alike colour ratio (0.402 -> 0.371 on CCP val) for about 12 ms a look.
     gate: the shot types that go on past pose classification (default: full shots only).
+    all_detections: also return the articles under their category's shown threshold (and those demoted as
+        contradicting a better one), marked ``shown=False``; off by default, as shoppers see the look.
     stages: per-stage overrides keyed ``pose``, ``detector``, ``embedder``.
     """
 
@@ -61,6 +63,7 @@ class LookOptions:
     max_articles: int = 20
     colour_weight: float | None = None
     parser: bool = False
+    all_detections: bool = False
 
     def choice(self, stage: str) -> tuple[str, str, int | None]:
         """(backend, precision, threads) for ``stage``."""
@@ -189,17 +192,18 @@ class LookPipeline:
         if decision.shot not in self.options.gate or person is None:
             return Look(**look, articles=[], timings_ms=self._timings(timer), stopped=advice(decision))
         with timer.stage("detect"):
-            found = self.detector(image, person.person_box)
+            found = self.detector(image, person.person_box, all_detections=self.options.all_detections)
             order = np.argsort(-found.confidence)[: self.options.max_articles]
             found = found[order]
+            shown = self.detector.shown(found)
         parse = None
         if self.parser is not None and len(found):
             with timer.stage("parse"):
                 parse = self.parser(image, person.person_box)
-        articles = self._match(image, found, parse, timer)
+        articles = self._match(image, found, shown, parse, timer)
         return Look(**look, articles=articles, timings_ms=self._timings(timer))
 
-    def _match(self, image: np.ndarray, found, parse, timer: StageTimer) -> list[Article]:
+    def _match(self, image: np.ndarray, found, shown: np.ndarray, parse, timer: StageTimer) -> list[Article]:
         fill = self.embedder is not None and bool(self.embedder.manifest.decoder.get("foreground_fill", False))
         labels = found.names
         views = {}
@@ -209,7 +213,11 @@ class LookPipeline:
                 views[i] = view
         articles = {
             i: Article(
-                labels[i], found.xyxy[i], float(found.confidence[i]), colour=views[i].colour if i in views else None
+                labels[i],
+                found.xyxy[i],
+                float(found.confidence[i]),
+                colour=views[i].colour if i in views else None,
+                shown=bool(shown[i]),
             )
             for i in range(len(found))
         }

@@ -38,6 +38,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--person-crop", default="pose", choices=("pose", "gt"), help="person box from the pose stage or the truth"
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument(
+        "--keep-contradictions",
+        action="store_true",
+        help="do not resolve boxes of mutually exclusive categories (the figures before that rule)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.set_defaults(func=run)
     add_parser_evaluation(commands)
@@ -74,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         pose = PoseEstimator.create_from_options(PoseOptions(threads=args.threads))
     try:
         with ArticleDetector(manifest, threads=args.threads) as detector:
+            detector.exclusive_enabled = detector.exclusive_enabled and not args.keep_contradictions
             result = evaluate_detector(detector, images, person_crop=args.person_crop, pose_estimator=pose)
     finally:
         if pose is not None:
@@ -86,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     for label, ap in result["ap50_per_category"].items():
         print(f"  {label:<10} AP@0.5 {ap:.3f}   AP@[.5:.95] {result['ap50_95_per_category'][label]:.3f}")
     print(f"mAP@0.5 {result['map50']:.4f}   mAP@[.5:.95] {result['map50_95']:.4f}")
+    pairs = result["contradictions"]
+    resolved = "resolved" if result["exclusive_resolved"] else "not resolved"
+    print(f"contradictory shown pairs ({resolved}): {pairs['pairs']} in {pairs['photos']} photos")
     return 0
 
 

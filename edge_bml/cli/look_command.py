@@ -45,6 +45,12 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
         help="also run the garment parser: each article's colour from its own pixels (slower; default: box centre)",
     )
     parser.add_argument(
+        "--all-detections",
+        action="store_true",
+        help="also list articles under their category's shown threshold, or demoted as contradicting a "
+        "better one (marked 'not shown'); default: only what a shopper sees",
+    )
+    parser.add_argument(
         "--stage",
         action="append",
         default=[],
@@ -86,6 +92,7 @@ def options_from_args(args: argparse.Namespace) -> LookOptions:
         stages=dict(getattr(args, "stage", [])),
         colour_weight=getattr(args, "colour_weight", None),
         parser=getattr(args, "parser", False),
+        all_detections=getattr(args, "all_detections", False),
     )
 
 
@@ -98,7 +105,8 @@ def print_table(look: Look) -> None:
     for article in look.articles:
         box = ",".join(f"{v:.0f}" for v in article.box)
         best = ", ".join(f"{(m.title or m.id)[:24]} ({m.score:.2f})" for m in list(article.matches)[:3])
-        print(f"  {article.category:<10} {article.score:>5.2f}  [{box:<19}]  {best or article.note or '-'}")
+        hidden = "" if article.shown else "  (not shown)"
+        print(f"  {article.category:<10} {article.score:>5.2f}  [{box:<19}]  {best or article.note or '-'}{hidden}")
     timings = "  ".join(f"{stage} {look.timings_ms.get(stage, 0):.1f}" for stage in STAGES)
     print(f"  ms: {timings}")
 

@@ -17,6 +17,7 @@ from edge_bml.errors import EvaluationDataError
 from edge_bml.evaluation.detection_ap import DetectionEvaluator
 from edge_bml.image_io import read_image
 from edge_bml.stages.detector import ArticleDetector
+from edge_bml.stages.exclusive_articles import ExclusiveRule, exclusive_conflicts
 
 EVAL_SCORE_THRESHOLD = 0.001
 PERSON_CROPS = ("pose", "gt")
@@ -52,6 +53,9 @@ def evaluate_detector(
 ) -> dict:
     """AP per category, mAP@0.5 and mAP@[.5:.95] of ``detector`` on ``images`` (from ``load_annotations``).
 
+    Also counts contradictions: pairs of shown boxes of mutually exclusive categories (the detector's
+    rule, else the default one) at IoU > the rule's threshold.
+
     Raises:
         ValueError: ``person_crop`` is not 'pose' or 'gt', or 'pose' without a pose estimator.
     """
@@ -62,7 +66,9 @@ def evaluate_detector(
     labels = detector.labels
     index = {label: i for i, label in enumerate(labels)}
     evaluator = DetectionEvaluator(labels, max_detections=100)
-    no_person = 0
+    rule = detector.exclusive or ExclusiveRule()
+    table = rule.pair_table(labels)
+    no_person = contradictions = photos_with_contradictions = 0
     for count, image_info in enumerate(images, 1):
         image = read_image(image_info["path"])
         if person_crop == "gt":
@@ -76,6 +82,10 @@ def evaluate_detector(
         gt_boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
         gt_classes = np.asarray([index[o["category"]] for o in objects], np.int64)
         evaluator.add(found.xyxy, found.confidence, found.class_id, gt_boxes, gt_classes)
+        shown = found[detector.shown(found)]
+        pairs = len(exclusive_conflicts(shown.xyxy, shown.class_id, table, rule.iou))
+        contradictions += pairs
+        photos_with_contradictions += pairs > 0
         if progress:
             print(f"\revaluating {count}/{len(images)}", end="", file=sys.stderr, flush=True)
     if progress:
@@ -85,6 +95,8 @@ def evaluate_detector(
     result.update(
         person_crop=person_crop,
         images_without_person=no_person,
+        exclusive_resolved=detector.exclusive_enabled,
+        contradictions={"pairs": contradictions, "photos": photos_with_contradictions, "rule": rule.to_json()},
         best_f1_thresholds={k: round(v, 3) for k, v in thresholds.items() if v is not None},
     )
     return result

@@ -2,7 +2,10 @@
 
 The model reads the person crop (``detector_crop``) and returns ``[1, 4 + C, N]``: box centre x, y,
 width, height in input pixels, then C class scores. Every (point, class) pair over that class's
-threshold is a candidate; per-class NMS keeps the best; boxes are mapped back to photo pixels.
+threshold is a candidate; per-class NMS keeps the best; boxes of mutually exclusive categories on
+one place are resolved (``exclusive_articles``); boxes are mapped back to photo pixels. The per-class
+``class_score_thresholds`` decide what the look shows; ``candidate_score_threshold`` is the floor
+that ``all_detections`` (``--all-detections``) and the resolution see.
 Users' own Ultralytics exports read the same way (``edge-bml-convert import yolo``).
 """
 
@@ -14,9 +17,11 @@ import numpy as np
 
 from edge_bml.errors import InputSpecError, ManifestError
 from edge_bml.stages.detector_crop import CropBox, cut_crop, person_crop_box, whole_photo_crop_box
+from edge_bml.stages.exclusive_articles import ExclusiveRule, resolve_exclusive
 from edge_bml.stages.model_stage import ModelStage
 
 MAX_CANDIDATES = 3000
+DEFAULT_CANDIDATE_THRESHOLD = 0.05
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,11 @@ class ArticleDetector(ModelStage):
         default = float(decoder.get("score_threshold", 0.25))
         per_class = decoder.get("class_score_thresholds", {})
         self.class_thresholds = np.array([float(per_class.get(label, default)) for label in self.labels], np.float32)
+        floor = float(decoder.get("candidate_score_threshold", DEFAULT_CANDIDATE_THRESHOLD))
+        self.candidate_thresholds = np.minimum(self.class_thresholds, floor)
+        self.exclusive = ExclusiveRule.from_decoder(decoder)
+        self._exclusive_table = None if self.exclusive is None else self.exclusive.pair_table(self.labels)
+        self.exclusive_enabled = self.exclusive is not None
         self.iou_threshold = float(decoder.get("iou_threshold", 0.5))
         self.max_detections = int(decoder.get("max_detections", 100))
         self.logits = decoder.get("score_activation", "none") == "sigmoid"
@@ -166,18 +176,44 @@ class ArticleDetector(ModelStage):
         xyxy = crop.to_photo(found.xyxy, spec.width, spec.height)
         width, height = image_size
         xyxy = np.clip(xyxy, 0, np.array([width, height, width, height], np.float32))
-        return Detections(xyxy, found.confidence, found.class_id, self.labels)
+        confidence = found.confidence
+        if self.exclusive_enabled and len(confidence) > 1:
+            confidence = resolve_exclusive(
+                xyxy,
+                confidence,
+                found.class_id,
+                table=self._exclusive_table,
+                rule=self.exclusive,
+                shown_thresholds=self.class_thresholds,
+            )
+        return Detections(xyxy, confidence, found.class_id, self.labels)
 
-    def __call__(self, image: np.ndarray, person_box=None, *, score_threshold: float | None = None) -> Detections:
+    def shown(self, found: Detections) -> np.ndarray:
+        """Mask of the detections the look shows: at or over their category's shown threshold."""
+        return found.confidence >= self.class_thresholds[found.class_id]
+
+    def __call__(
+        self,
+        image: np.ndarray,
+        person_box=None,
+        *,
+        score_threshold: float | None = None,
+        all_detections: bool = False,
+    ) -> Detections:
         """Articles in an RGB uint8 photo, looked for in the crop around ``person_box`` (xyxy, photo pixels).
 
-        ``score_threshold`` replaces the manifest's per-class thresholds (evaluation uses a low one).
+        By default only what the look shows (``shown``); ``all_detections`` also returns candidates down to
+        the manifest's candidate floor, and ``score_threshold`` sets that floor (evaluation uses a low one).
 
         Raises:
             ImageError: the image is not HxWx3; ValueError: the person box is empty.
         """
         tensor, crop = self.preprocess(image, person_box)
-        thresholds = (
-            self.class_thresholds if score_threshold is None else np.full_like(self.class_thresholds, score_threshold)
-        )
-        return self.postprocess(self.infer(tensor), crop, (image.shape[1], image.shape[0]), thresholds=thresholds)
+        if score_threshold is not None:
+            floor = np.full_like(self.class_thresholds, score_threshold)
+        else:
+            floor = self.candidate_thresholds if all_detections or self.exclusive_enabled else self.class_thresholds
+        found = self.postprocess(self.infer(tensor), crop, (image.shape[1], image.shape[0]), thresholds=floor)
+        if score_threshold is None and not all_detections:
+            found = found[self.shown(found)]
+        return found

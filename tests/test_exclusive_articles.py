@@ -1,0 +1,98 @@
+"""One garment per place: the exclusive-category rule, alone and in the shipped detector on CCP val."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_bml.errors import ManifestError
+from edge_bml.evaluation.detector_eval import evaluate_detector, load_annotations
+from edge_bml.stages.detector import ArticleDetector
+from edge_bml.stages.exclusive_articles import ExclusiveRule, exclusive_conflicts, resolve_exclusive
+from edge_bml.stages.pose import PoseEstimator
+
+LABELS = ("top", "outerwear", "dress", "pants", "shorts", "skirt")
+SHOWN = np.array([0.15, 0.45, 0.12, 0.2, 0.07, 0.06], np.float32)
+RULE = ExclusiveRule()
+TABLE = RULE.pair_table(LABELS)
+HIPS = [100, 300, 220, 420]
+
+
+def resolve(boxes, scores, names):
+    classes = np.array([LABELS.index(n) for n in names])
+    return resolve_exclusive(
+        np.array(boxes, np.float32),
+        np.array(scores, np.float32),
+        classes,
+        table=TABLE,
+        rule=RULE,
+        shown_thresholds=SHOWN,
+    )
+
+
+def test_skirt_and_shorts_on_one_place_keep_the_better_one():
+    scores = resolve([HIPS, [102, 302, 221, 425]], [0.61, 0.22], ["skirt", "shorts"])
+    assert scores[0] == pytest.approx(0.61)
+    assert scores[1] < SHOWN[LABELS.index("shorts")]  # out of the look, still ranked
+    assert scores[1] > 0
+
+
+def test_compatible_or_apart_boxes_are_left_alone():
+    # A coat over a top overlaps heavily in CCP's own truth; a skirt and pants far apart are two places.
+    assert resolve([[100, 100, 220, 300], [98, 95, 225, 310]], [0.8, 0.5], ["top", "outerwear"]).tolist() == [
+        pytest.approx(0.8),
+        pytest.approx(0.5),
+    ]
+    apart = resolve([HIPS, [300, 300, 420, 420]], [0.7, 0.6], ["skirt", "pants"])
+    assert apart.tolist() == [pytest.approx(0.7), pytest.approx(0.6)]
+
+
+def test_a_demoted_box_does_not_demote_others():
+    # The dress beats the skirt (IoU 0.73); the demoted skirt overlaps the pants (IoU 0.58) but must not
+    # demote them; the dress and the pants overlap at IoU 0.43 only.
+    dress, skirt, pants = [100, 250, 220, 450], [100, 290, 220, 470], [100, 330, 220, 530]
+    scores = resolve([dress, skirt, pants], [0.9, 0.8, 0.7], ["dress", "skirt", "pants"])
+    assert scores[1] < 0.8 and scores[2] == pytest.approx(0.7)
+    assert exclusive_conflicts(np.array([dress, skirt, pants], np.float32), np.array([2, 5, 3]), TABLE, 0.5)
+
+
+def test_malformed_rule_in_a_manifest_is_a_manifest_error():
+    with pytest.raises(ManifestError, match="groups"):
+        ExclusiveRule.from_decoder({"exclusive": {"iou": 0.5}})
+    with pytest.raises(ManifestError, match="penalty"):
+        ExclusiveRule.from_decoder({"exclusive": {"groups": [["skirt", "shorts"]], "penalty": 2}})
+    assert ExclusiveRule.from_decoder({}) is None
+
+
+def test_shipped_detector_shows_no_contradictions_on_val(data_dir):
+    # Val photos where the detector, left alone, shows two exclusive garments on one place.
+    images = [
+        image
+        for image in load_annotations(data_dir / "ccp" / "annotations.json", split="val")
+        if image["id"] in ("0012", "0018", "0072", "0093", "0337", "0859")
+    ]
+    with ArticleDetector.create_from_options() as detector, PoseEstimator.create_from_options() as pose:
+        if detector.exclusive is None:
+            pytest.fail(f"{detector.manifest.name} ships without decoder.exclusive")
+        resolved = evaluate_detector(detector, images, pose_estimator=pose, progress=False)
+        detector.exclusive_enabled = False
+        left_alone = evaluate_detector(detector, images, pose_estimator=pose, progress=False)
+    assert left_alone["contradictions"]["pairs"] >= 3
+    assert resolved["contradictions"]["pairs"] == 0
+
+
+def test_look_hides_what_shoppers_should_not_see_unless_asked(data_dir):
+    from edge_bml.pipeline import LookOptions, LookPipeline
+
+    photo = data_dir / "ccp" / "photos" / "0061.jpg"  # shorts the detector also calls a skirt and a dress
+    with LookPipeline(LookOptions(all_detections=True)) as pipeline:
+        everything = pipeline(photo)
+        thresholds = dict(zip(pipeline.detector.labels, pipeline.detector.class_thresholds.tolist()))
+    with LookPipeline() as pipeline:
+        shown = pipeline(photo)
+    hidden = [a for a in everything.articles if not a.shown]
+    assert hidden and all(a.to_json()["shown"] is False for a in hidden)
+    assert all(a.shown and a.score >= thresholds[a.category] for a in shown.articles)
+    assert sorted(a.category for a in shown.articles) == sorted(a.category for a in everything.articles if a.shown)
+    lower = [a.category for a in shown.articles if a.category in ("skirt", "shorts", "dress", "pants")]
+    assert len(lower) == 1
