@@ -375,3 +375,123 @@ def test_a_relative_images_folder_is_stored_resolved(tmp_path, embedder, monkeyp
     assert manifest.source["images_dir"] == str((tmp_path / "data" / "images").resolve())
     assert Path(manifest.source["items_csv"]).is_absolute()
     assert read_catalog_manifest(tmp_path / "catalog").source == manifest.source
+
+
+# Item 5: memory per request.
+
+
+def test_a_large_rgba_png_decodes_near_one_copy_of_its_pixels(tmp_path):
+    import subprocess
+    import sys
+
+    side = 4000  # 16 MP RGBA: 64 MB of pixels; decoded twice and composited in float32 it took about 600 MB
+    image = np.zeros((side, side, 4), np.uint8)
+    image[..., 0] = np.linspace(0, 255, side, dtype=np.uint8)[None]
+    image[..., 3] = 255
+    image[: side // 2, :, 3] = 128
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), image)
+    script = (  # peak RSS reset just before decoding (Linux clear_refs), so imports do not hide the decode's peak
+        "import sys; from edge_bml.image_io import read_image\n"
+        "def kb(field): return int(next(l for l in open('/proc/self/status') if l.startswith(field)).split()[1])\n"
+        "open('/proc/self/clear_refs', 'w').write('5'); before = kb('VmRSS')\n"
+        "rgb = read_image(sys.argv[1])\n"
+        "print(rgb.shape, rgb[0, 0].tolist(), rgb[-1, 0].tolist(), (kb('VmHWM') - before) // 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True).stdout
+    added_mb = int(out.split()[-1])
+    assert out.startswith("(4000, 4000, 3) [127, 127, 127] [0, 0, 0]"), out  # half-clear black on white; black
+    assert added_mb < 64 * 3.5, f"decoding a 64 MB RGBA image added {added_mb} MB"
+
+
+# Item 10: folders of photos.
+
+
+def test_look_takes_a_folder_and_refuses_an_empty_one(tmp_path, data_dir, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("0061.jpg", "0054.jpg"):
+        shutil.copy(data_dir / "ccp" / "photos" / name, photos / name)
+    (photos / "notes.txt").write_text("not a photo")
+    assert main(["look", str(photos), "--json"]) == 0
+    looks = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(look["file"]).name for look in looks] == ["0054.jpg", "0061.jpg"]
+    (tmp_path / "empty").mkdir()
+    assert main(["look", str(tmp_path / "empty")]) == 2
+    assert "no photos" in capsys.readouterr().err
+
+
+# Kill and resume.
+
+
+def test_a_build_killed_midway_keeps_the_old_catalog_and_resumes_to_a_clean_build(tmp_path, catalog_source):
+    import subprocess
+    import sys
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rows = []
+    for n in range(700):
+        (images / f"p{n}.jpg").write_bytes(_jpeg(_photo(COLOURS[n % len(COLOURS)], n)))
+        rows.append((f"p{n}", f"p{n}.jpg", ("top", "bottom", "hat")[n % 3]))
+    items = _write_csv(tmp_path / "items.csv", rows)
+    out = tmp_path / "catalog"
+    old_items, old_images = catalog_source
+    build = [sys.executable, "-m", "edge_bml.cli.main", "catalog", "build", "--images"]
+    subprocess.run(build + [str(old_images), "--items", str(old_items), "--out", str(out)], check=True, timeout=300)
+    old = read_catalog_manifest(out)
+    cache = tmp_path / ".catalog.embeddings"
+    killed = subprocess.Popen(
+        build + [str(images), "--items", str(items), "--out", str(out)], stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while not list(cache.glob("chunk_000000.npz")) and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert list(cache.glob("chunk_000000.npz")), "the build ended before its first chunk was written"
+    assert read_catalog_manifest(out) == old  # the old catalog is untouched
+    with Catalog(out) as still_old:
+        assert still_old.manifest.total == 6
+    subprocess.run(build + [str(images), "--items", str(items), "--out", str(out), "--resume"], check=True, timeout=300)
+    clean = tmp_path / "clean"
+    subprocess.run(build + [str(images), "--items", str(items), "--out", str(clean)], check=True, timeout=300)
+    resumed_rows, clean_rows = read_products_file(out), read_products_file(clean)
+    assert sorted((r["id"], r["category"]) for r in resumed_rows) == sorted(
+        (r["id"], r["category"]) for r in clean_rows
+    )
+    assert (
+        read_catalog_manifest(out).counts
+        == read_catalog_manifest(clean).counts
+        == {"top": 234, "bottom": 233, "hat": 233}
+    )
+    rng = np.random.default_rng(0)
+    with Catalog(out) as resumed, Catalog(clean) as fresh:
+        for query in rng.normal(size=(5, resumed.manifest.dims)).astype(np.float32):
+            for category in ("top", "hat"):
+                ours = [m.id for m in resumed.search(query, category=category, k=10, colour_weight=0)]
+                theirs = [m.id for m in fresh.search(query, category=category, k=10, colour_weight=0)]
+                assert len(set(ours) & set(theirs)) >= 9
+
+
+# Item 6: a cached verification stamp spares hashing at the next open, never a changed file.
+
+
+def test_a_verification_stamp_skips_hashing_until_a_file_changes(catalog, monkeypatch):
+    import edge_bml.catalog.catalog_manifest as catalog_manifest
+
+    hashed = []
+    real = catalog_manifest.sha256_file
+    monkeypatch.setattr(catalog_manifest, "sha256_file", lambda path: hashed.append(path) or real(path))
+    Catalog(catalog).close()
+    first = len(hashed)
+    assert first == len(read_catalog_manifest(catalog).files)
+    Catalog(catalog).close()
+    assert len(hashed) == first  # the stamp matched: nothing hashed
+    shard = catalog / "shards" / "top.usearch"
+    status = shard.stat()
+    _flip(shard, status.st_size - 10)
+    os.utime(shard, ns=(status.st_atime_ns, status.st_mtime_ns))  # size and mtime as before; ctime moves
+    with pytest.raises(CatalogIntegrityError, match=r"top\.usearch: sha256 differs"):
+        Catalog(catalog)
+    assert main(["catalog", "verify", "--catalog", str(catalog)]) == 2

@@ -63,7 +63,8 @@ def catalog(data_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(catalog):
     app = create_app(
-        LookOptions(catalog=catalog, threads=1), ServerOptions(workers=1, queue_size=2, max_upload_bytes=8_000_000)
+        LookOptions(catalog=catalog, threads=1),
+        ServerOptions(workers=1, queue_size=2, max_upload_bytes=8_000_000, body_timeout_s=2.0),
     )
     with _Server(app) as running:
         yield running
@@ -99,7 +100,9 @@ def test_catalog_products_health_and_metrics(server, photo):
     assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
     for bad in ("no-such-id", "..%2F..%2Fitems.csv", "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd"):
         assert httpx.get(f"{server.url}/v1/products/{bad}/image").status_code == 404
-    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    health = httpx.get(f"{server.url}/healthz").json()
+    assert health["status"] == "ok" and health["catalog"]["products"] == info["total"]
+    assert set(health["models"]) == {"pose_detection", "pose_landmarks", "detector", "embedder"}
     models = httpx.get(f"{server.url}/v1/models").json()
     assert set(models["models"]) == {"pose_detection", "pose_landmarks", "detector", "embedder"}
     assert models["models"]["embedder"]["chosen_by"] == "catalog"
@@ -219,3 +222,87 @@ def test_kiosk_page_in_chromium(server, ccp_val, tmp_path):
         page.screenshot(path=str(tmp_path / "kiosk.png"), full_page=True)
         browser.close()
     assert (tmp_path / "kiosk.png").stat().st_size > 10_000
+
+
+def _mutations(photo: bytes, count: int, seed: int = 0) -> list[tuple[str, bytes]]:
+    """Malformed uploads: truncations, bit flips, spliced and repeated parts, damaged headers, junk."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    png = cv2.imencode(".png", np.full((60, 40, 4), 128, np.uint8))[1].tobytes()
+    webp = cv2.imencode(".webp", np.full((60, 40, 3), 90, np.uint8))[1].tobytes()
+    bases = {
+        "jpeg": photo,
+        "png": png,
+        "webp": webp,
+        "bmp": cv2.imencode(".bmp", np.zeros((8, 8, 3), np.uint8))[1].tobytes(),
+    }
+    cases = []
+    for i in range(count):
+        kind, base = list(bases.items())[i % len(bases)]
+        data = bytearray(base)
+        how = ("truncate", "flip", "splice", "header", "junk")[i % 5]
+        if how == "truncate":
+            data = data[: int(rng.integers(1, len(data)))]
+        elif how == "flip":
+            for position in rng.integers(0, len(data), size=int(rng.integers(1, 64))):
+                data[position] ^= 1 << int(rng.integers(0, 8))
+        elif how == "splice":
+            cut = int(rng.integers(1, len(data)))
+            data = data[:cut] + data[cut // 2 :] + bytes(rng.integers(0, 256, 200, dtype=np.uint8))
+        elif how == "header":
+            for position in rng.integers(0, min(64, len(data)), size=4):
+                data[position] = int(rng.integers(0, 256))
+        else:
+            data = data[:12] + bytes(rng.integers(0, 256, int(rng.integers(0, 5000)), dtype=np.uint8))
+        cases.append((f"{i}:{kind}:{how}", bytes(data)))
+    return cases
+
+
+def test_200_malformed_uploads_get_no_5xx_and_the_server_lives(server, photo):
+    statuses = {}
+    for name, body in _mutations(photo, 200):
+        response = httpx.post(f"{server.url}/v1/look", content=body, timeout=60)
+        assert response.status_code < 500, f"{name}: {response.status_code} {response.text[:200]}"
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    assert len(statuses) >= 3, f"the mutations should hit several outcomes, got {statuses}"
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+    assert httpx.post(f"{server.url}/v1/look", content=photo, timeout=60).json()["articles"]
+
+
+def test_a_trickling_upload_is_cut_off_with_408(server, photo):
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/look HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 5000\r\n\r\n")
+        answer = b""
+        sock.settimeout(0.5)
+        for byte in photo[:40]:  # 2 bytes a second: 40 bytes would take 20 s
+            try:
+                sock.sendall(bytes([byte]))
+                answer += sock.recv(4096)
+                if answer:
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert time.monotonic() - started < 10
+    assert httpx.post(f"{server.url}/v1/look", content=photo, timeout=60).status_code == 200
+
+
+def test_serve_refuses_a_bad_catalog_with_one_line(catalog, tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad"
+    shutil.copytree(catalog, bad)
+    manifest = json.loads((bad / "catalog.json").read_text())
+    (bad / "catalog.json").write_text(json.dumps({**manifest, "dtype": "q4"}))
+    command = [sys.executable, "-m", "edge_bml.cli.main", "serve", "--catalog", str(bad), "--port", str(_free_port())]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "XNNPACK" not in line]
+    assert len(lines) == 1 and "dtype 'q4'" in lines[0] and "Traceback" not in done.stderr, done.stderr

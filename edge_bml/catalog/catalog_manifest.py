@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_bml.catalog.vectors import DTYPES, METRIC
+from edge_bml.catalog.verification_stamp import stamp_matches, write_stamp
 from edge_bml.errors import CatalogError, CatalogIntegrityError
 from edge_bml.manifest import sha256_file, write_json_atomic
 
@@ -68,7 +70,7 @@ def read_catalog_manifest(directory: str | Path) -> CatalogManifest:
             raise CatalogError(f"{path}: damaged catalog manifest: a JSON object is expected, not a {kind}")
         if data.get("schema") != SCHEMA:
             raise CatalogError(f"{path}: schema {data.get('schema')} is not supported (this edge_bml reads {SCHEMA})")
-        return CatalogManifest(
+        manifest = CatalogManifest(
             embedder_name=str(data["embedder_name"]),
             embedder_sha256=str(data["embedder_sha256"]),
             dims=int(data["dims"]),
@@ -86,6 +88,21 @@ def read_catalog_manifest(directory: str | Path) -> CatalogManifest:
         )
     except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as error:
         raise CatalogError(f"{path}: damaged catalog manifest: {error}") from error
+    _check_storage(path, manifest)
+    return manifest
+
+
+def _check_storage(path: Path, manifest: CatalogManifest) -> None:
+    """Refuse values no search could use, at open rather than at the first query."""
+    if manifest.dtype not in DTYPES:
+        raise CatalogError(f"{path}: dtype {manifest.dtype!r} is not one of {DTYPES}; rebuild the catalog")
+    if manifest.metric != METRIC:
+        raise CatalogError(f"{path}: metric {manifest.metric!r} is not {METRIC!r}; rebuild the catalog")
+    if manifest.dims < 1:
+        raise CatalogError(f"{path}: dims must be a positive number, got {manifest.dims}")
+    negative = [category for category, count in manifest.counts.items() if count < 0]
+    if negative:
+        raise CatalogError(f"{path}: negative product counts for {negative}; rebuild the catalog")
 
 
 def write_catalog_manifest(directory: Path, manifest: CatalogManifest) -> None:
@@ -133,11 +150,15 @@ def file_records(directory: Path, counts: dict[str, int]) -> dict[str, dict[str,
     }
 
 
-def verify_catalog_files(directory: str | Path, manifest: CatalogManifest, *, hashes: bool = True) -> int:
+def verify_catalog_files(
+    directory: str | Path, manifest: CatalogManifest, *, hashes: bool = True, use_stamp: bool = False
+) -> int:
     """Check the catalog's files against ``catalog.json``: shards match ``counts``, sizes and (with ``hashes``) sha256.
 
-    Catalogs built before files were recorded only get the shard-versus-``counts`` check. Returns the
-    number of files whose size (and hash) were checked.
+    Catalogs built before files were recorded only get the shard-versus-``counts`` check. With
+    ``use_stamp``, hashing is skipped where a verification stamp (``verification_stamp``) shows the
+    files unchanged since they last matched; a full match writes that stamp. Returns the number of
+    files whose size (and hash) were checked.
 
     Raises:
         CatalogIntegrityError: a file is missing, extra, or differs from its record.
@@ -158,6 +179,9 @@ def verify_catalog_files(directory: str | Path, manifest: CatalogManifest, *, ha
             f"{directory}: catalog.json records files {sorted(manifest.files)} but its counts need "
             f"{sorted(expected)}: the manifest is damaged; {rebuild}"
         )
+    if hashes and use_stamp and stamp_matches(directory, manifest.files):
+        hashes = False
+        use_stamp = False  # nothing new to record
     for name, record in manifest.files.items():
         path = directory / name
         try:
@@ -171,6 +195,8 @@ def verify_catalog_files(directory: str | Path, manifest: CatalogManifest, *, ha
             )
         if hashes and sha256_file(path) != record["sha256"]:
             raise CatalogIntegrityError(f"{path}: sha256 differs from catalog.json: the file is damaged; {rebuild}")
+    if hashes and use_stamp:
+        write_stamp(directory, manifest.files)
     return len(manifest.files)
 
 

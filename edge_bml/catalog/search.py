@@ -23,13 +23,20 @@ class Catalog:
     """A built catalog folder, opened for search; the shards stay on disk (``view=True``)."""
 
     def __init__(
-        self, directory: str | Path, *, embedder_sha256: str | None = None, view: bool = True, trust: bool = False
+        self,
+        directory: str | Path,
+        *,
+        embedder_sha256: str | None = None,
+        view: bool = True,
+        trust: bool = False,
+        use_stamp: bool = True,
     ) -> None:
         """Open ``directory``; with ``embedder_sha256``, refuse a catalog made by another embedder.
 
         The files' sizes are checked against ``catalog.json`` at every open, their sha256 too unless
-        ``trust``; each shard must hold as many vectors as ``counts`` says, and the product table as
-        many rows. Catalogs built before sizes and hashes were recorded skip that file check.
+        ``trust`` or a verification stamp shows them unchanged since they last matched (``use_stamp``,
+        kept under the user's cache folder); each shard must hold as many vectors as ``counts`` says,
+        and the product table as many rows. Catalogs built before sizes and hashes were recorded skip that file check.
 
         Raises:
             CatalogError: not a catalog, or a shard or the product file is missing or damaged.
@@ -45,7 +52,7 @@ class Catalog:
                 f"{embedder_sha256[:12]}...: its vectors are not comparable; search with that embedder "
                 "(--embedder) or rebuild the catalog"
             )
-        verify_catalog_files(self.directory, self.manifest, hashes=not trust)
+        verify_catalog_files(self.directory, self.manifest, hashes=not trust, use_stamp=use_stamp)
         self.shards = {c: open_shard(shard_path(self.directory, c), view=view) for c in self.manifest.counts}
         rebuild = "rebuild the catalog (`edge-bml catalog build`)"
         for category, index in self.shards.items():

@@ -95,7 +95,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with Catalog(args.catalog, trust=False) as catalog:
+    with Catalog(args.catalog, trust=False, use_stamp=False) as catalog:  # always hash every file
         manifest = catalog.manifest
     if not manifest.files:
         print(

@@ -17,7 +17,9 @@ from edge_bml.pipeline import STAGES, LookOptions, LookPipeline, StageChoice
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("look", help="find each article of the look and its best catalog matches")
-    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    parser.add_argument(
+        "photos", nargs="+", type=Path, metavar="PHOTO", help="photo files, or folders (the photos directly inside)"
+    )
     add_look_options(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per photo, one per line")
     parser.add_argument("--draw", type=output_file, metavar="OUT.png", help="the photo with article boxes and labels")
@@ -124,12 +126,12 @@ def run(args: argparse.Namespace) -> int:
             "or run `edge-bml demo`, which builds catalog_shards/clothing",
             file=sys.stderr,
         )
+    photos = PhotoReader(args.photos, command="edge-bml look")  # a folder without photos fails before models load
     with LookPipeline(options_from_args(args)) as pipeline:
         models = choices_json(pipeline.choices)
         if not args.json:
             print("\n".join(choices_lines(pipeline.choices)))
         categories = pipeline.detector.labels
-        photos = PhotoReader(args.photos, command="edge-bml look")
         for photo, image, timer in photos:
             look = pipeline(image, file=str(photo), timer=timer)
             if args.json:
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print_table(look)
             if args.draw:
-                target = draw_path(args.draw, photo, len(args.photos) > 1)
+                target = draw_path(args.draw, photo, len(photos.paths) > 1)
                 write_png(target, draw_look(image, look, categories=categories))
             if args.html:
                 catalog_dir = None

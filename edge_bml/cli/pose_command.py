@@ -17,7 +17,9 @@ from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("pose", help="find the person's keypoints, shot type and facing")
-    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    parser.add_argument(
+        "photos", nargs="+", type=Path, metavar="PHOTO", help="photo files, or folders (the photos directly inside)"
+    )
     parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
     parser.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: the runtime's)")
@@ -71,19 +73,19 @@ def run(args: argparse.Namespace) -> int:
         mirror_average=not getattr(args, "no_mirror_average", False),
     )
     classifier = PoseClassifier()
+    photos = PhotoReader(args.photos, command="edge-bml pose")  # a folder without photos fails before models load
     with PoseEstimator.create_from_options(options) as estimator:
         models = choices_json(estimator.choices)
         if not args.json:
             print("\n".join(choices_lines(estimator.choices)))
             print(f"{'photo':<28} {'shot':<11} {'facing':<7} {'detect':>8} {'landmk':>8} {'total':>8}  why")
-        photos = PhotoReader(args.photos, command="edge-bml pose")
         for photo, image, timer in photos:
             result = estimator(image, timer=timer)
             with timer.stage("pose_classify"):
                 decision = classifier(result.main, result.image_size)
             timings = timer.as_dict()
             if args.draw and result.main is not None:
-                write_png(draw_path(args.draw, photo, len(args.photos) > 1), draw_pose(image, result.main))
+                write_png(draw_path(args.draw, photo, len(photos.paths) > 1), draw_pose(image, result.main))
             if args.json:
                 print(json.dumps({**pose_json(str(photo), result, decision, timings), "models": models}), flush=True)
             else:

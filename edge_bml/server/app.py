@@ -8,7 +8,9 @@ Every bad request gets a 4xx with a message; a full work queue gets 503 with Ret
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
@@ -35,9 +37,14 @@ class ServerOptions:
     workers: int = 1
     queue_size: int = 4
     max_upload_bytes: int = 16 * 1024 * 1024
+    body_timeout_s: float = 20.0  # a whole upload must arrive within this (a trickling client is cut off)
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
     pass
 
 
@@ -45,12 +52,20 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _TooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
+    deadline = time.monotonic() + timeout_s
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(deadline - time.monotonic(), 0.0))
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise _TooSlow from None
         size += len(chunk)
         if size > limit:
             raise _TooLarge
@@ -58,9 +73,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
+async def _upload(request: Request, limit: int, timeout_s: float) -> tuple[bytes, str]:
     """The image bytes of a multipart ``file``/``image`` field or of the raw body, and a name."""
-    body = await _read_body(request, limit)
+    body = await _read_body(request, limit, timeout_s)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return body, "<upload>"
     request._body = body  # starlette parses the form from the body it has already read
@@ -71,10 +86,25 @@ async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
     return await upload.read(), upload.filename or "<upload>"
 
 
-def create_app(look_options: LookOptions, server_options: ServerOptions | None = None) -> Starlette:
-    """The ASGI app; the models load once, when the app starts.
+def open_pool(look_options: LookOptions, server_options: ServerOptions | None = None) -> PipelinePool:
+    """The workers' pipelines, loaded now: ``serve`` calls it before listening, so a missing model or a
+    bad catalog stops the server with one line instead of a server that answers 500.
 
-    Raises (at start-up): ModelNotFoundError, CatalogError and the other model-loading errors.
+    Raises:
+        ModelNotFoundError, CatalogError and the other model-loading errors.
+    """
+    server_options = server_options or ServerOptions()
+    return PipelinePool(
+        lambda: LookPipeline(look_options), workers=server_options.workers, queue_size=server_options.queue_size
+    )
+
+
+def create_app(
+    look_options: LookOptions, server_options: ServerOptions | None = None, *, pool: PipelinePool | None = None
+) -> Starlette:
+    """The ASGI app, serving ``pool`` (from ``open_pool``) or, without one, a pool loaded when the app starts.
+
+    Raises (at start-up, without ``pool``): ModelNotFoundError, CatalogError and the other model-loading errors.
     """
     server_options = server_options or ServerOptions()
     metrics = ServerMetrics()
@@ -83,9 +113,7 @@ def create_app(look_options: LookOptions, server_options: ServerOptions | None =
 
     @asynccontextmanager
     async def lifespan(app):
-        state["pool"] = PipelinePool(
-            lambda: LookPipeline(look_options), workers=server_options.workers, queue_size=server_options.queue_size
-        )
+        state["pool"] = pool if pool is not None else open_pool(look_options, server_options)
         catalog = state["pool"].any.catalog
         state["products"] = {} if catalog is None else {row["id"]: row for row in catalog.products.values()}
         try:
@@ -99,9 +127,12 @@ def create_app(look_options: LookOptions, server_options: ServerOptions | None =
 
     async def look(request: Request) -> Response:
         try:
-            data, name = await _upload(request, server_options.max_upload_bytes)
+            data, name = await _upload(request, server_options.max_upload_bytes, server_options.body_timeout_s)
         except _TooLarge:
             return counted("look", _error(413, f"upload over {server_options.max_upload_bytes} bytes"))
+        except _TooSlow:
+            message = f"the upload did not arrive within {server_options.body_timeout_s:g} s; send it at once"
+            return counted("look", _error(408, message, Connection="close"))
         except ClientDisconnect:
             return counted("look", _error(400, "the client closed the connection"))
         except Exception as error:  # malformed multipart bodies raise parser-specific errors
@@ -160,8 +191,19 @@ def create_app(look_options: LookOptions, server_options: ServerOptions | None =
         return counted("models", JSONResponse(summary))
 
     def healthz(request: Request) -> Response:
-        ready = "pool" in state
-        return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+        """Ready (200) only once every worker's models and the catalog are loaded."""
+        if "pool" not in state:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        pipeline = state["pool"].any
+        catalog = pipeline.catalog
+        return JSONResponse(
+            {
+                "status": "ok",
+                "workers": state["pool"].workers,
+                "models": pipeline.models,
+                "catalog": None if catalog is None else {"products": catalog.manifest.total},
+            }
+        )
 
     def metrics_text(request: Request) -> Response:
         return Response(metrics.text(), media_type="text/plain; version=0.0.4")

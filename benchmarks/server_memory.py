@@ -1,0 +1,94 @@
+"""Peak memory of ``edge-bml serve`` idle and under concurrent large uploads (README, *serve*).
+
+    .venv/bin/python -m benchmarks.server_memory [--workers 2] [--uploads 6] [--side 6300] [--catalog DIR]
+
+Starts the server in a subprocess, reads its VmRSS/VmHWM from ``/proc`` (Linux), sends ``--uploads``
+concurrent RGBA PNG photos of ``--side`` x ``--side`` pixels, and prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import httpx
+import numpy as np
+
+from edge_bml.machine import current_machine
+
+
+def _status_mb(pid: int) -> dict[str, float]:
+    fields = {}
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(("VmRSS", "VmHWM")):
+            name, value, _ = line.split()
+            fields[name.rstrip(":")] = round(int(value) / 1024, 1)
+    return fields
+
+
+def _rgba_png(side: int) -> bytes:
+    image = np.zeros((side, side, 4), np.uint8)
+    image[..., 0] = np.linspace(0, 255, side, dtype=np.uint8)[None]
+    image[..., 2] = np.linspace(0, 255, side, dtype=np.uint8)[:, None]
+    image[..., 3] = 255
+    image[side // 3 : 2 * side // 3, side // 3 : 2 * side // 3, 3] = 128
+    return cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--uploads", type=int, default=6)
+    parser.add_argument("--side", type=int, default=6300)
+    parser.add_argument("--catalog", help="serve this catalog (default: none)")
+    args = parser.parse_args()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "edge_bml.cli.main", "serve", "--port", str(port), "--workers", str(args.workers)]
+    command += ["--queue", str(args.uploads)] + (["--catalog", args.catalog] if args.catalog else [])
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        idle = _status_mb(server.pid)
+        photo = _rgba_png(args.side)
+
+        def post(_):
+            return httpx.post(f"http://127.0.0.1:{port}/v1/look", content=photo, timeout=600).status_code
+
+        with ThreadPoolExecutor(args.uploads) as pool:
+            statuses = list(pool.map(post, range(args.uploads)))
+        loaded = _status_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+    machine = current_machine()
+    print(
+        json.dumps(
+            {
+                "machine": {"cpu": machine.cpu, "isa": machine.isa},
+                "workers": args.workers,
+                "uploads": args.uploads,
+                "photo": f"{args.side}x{args.side} RGBA PNG, {len(photo)} bytes",
+                "statuses": statuses,
+                "idle_rss_mb": idle.get("VmRSS"),
+                "peak_rss_mb": loaded.get("VmHWM"),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
