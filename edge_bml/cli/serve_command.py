@@ -16,6 +16,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--queue", type=int, default=4, help="requests that may wait beyond the workers (default 4)")
     parser.add_argument("--max-upload-mb", type=float, default=16.0, help="largest upload accepted (default 16)")
     parser.add_argument(
+        "--per-client",
+        type=int,
+        default=None,
+        metavar="N",
+        help="places (running or waiting) one client address may hold (default: half of workers + queue)",
+    )
+    parser.add_argument(
         "--body-timeout",
         type=float,
         default=20.0,
@@ -35,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         queue_size=args.queue,
         max_upload_bytes=int(args.max_upload_mb * 1e6),
         body_timeout_s=args.body_timeout,
+        per_client=args.per_client,
     )
     options = options_from_args(args)
     pool = open_pool(options, server)  # a bad catalog or model stops here, with one line, before listening

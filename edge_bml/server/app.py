@@ -38,6 +38,7 @@ class ServerOptions:
     queue_size: int = 4
     max_upload_bytes: int = 16 * 1024 * 1024
     body_timeout_s: float = 20.0  # a whole upload must arrive within this (a trickling client is cut off)
+    per_client: int | None = None  # admitted places one client address may hold (default: half, rounded up)
 
 
 class _TooLarge(Exception):
@@ -95,7 +96,10 @@ def open_pool(look_options: LookOptions, server_options: ServerOptions | None = 
     """
     server_options = server_options or ServerOptions()
     return PipelinePool(
-        lambda: LookPipeline(look_options), workers=server_options.workers, queue_size=server_options.queue_size
+        lambda: LookPipeline(look_options),
+        workers=server_options.workers,
+        queue_size=server_options.queue_size,
+        per_client=server_options.per_client,
     )
 
 
@@ -142,7 +146,8 @@ def create_app(
         if sniff_format(data) is None:
             return counted("look", _error(415, "not an image: send a JPEG, PNG, WebP or BMP photo"))
         try:
-            result = await state["pool"].submit(lambda pipeline: pipeline(data, file=name))
+            client = request.client.host if request.client else ""
+            result = await state["pool"].submit(lambda pipeline: pipeline(data, file=name), client=client)
         except PoolFullError as error:
             return counted("look", _error(503, f"{error}; retry in a second", **{"Retry-After": "1"}))
         except ImageTooLargeError as error:

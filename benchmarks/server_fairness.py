@@ -1,0 +1,85 @@
+"""Does a polite client get served while a greedy one hammers the server? (README, *serve*)
+
+    .venv/bin/python -m benchmarks.server_fairness [--seconds 30] [--greedy 8]
+
+Two servers in turn (``--per-client`` at its default, then as large as all places: no share), each
+with 1 worker and 4 waiting places and no catalog. A greedy client keeps ``--greedy`` requests in
+flight from 127.0.0.1, ignoring ``Retry-After``; a polite client sends one request at a time from
+127.0.0.2 and waits ``Retry-After`` after a 503. Prints the polite client's served share as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+
+from edge_bml.machine import current_machine
+
+
+def _run(per_client: int | None, seconds: float, greedy: int, photo: bytes) -> dict:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "edge_bml.cli.main", "serve", "--host", "0.0.0.0", "--port", str(port)]
+    command += ["--workers", "1", "--queue", "4"] + (["--per-client", str(per_client)] if per_client else [])
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stop = time.monotonic() + 180
+    while time.monotonic() < stop:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.5)
+    end = time.monotonic() + seconds
+    counts = {"greedy_served": 0, "greedy_refused": 0, "polite_served": 0, "polite_refused": 0}
+    lock = threading.Lock()
+
+    def hammer():
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.1")) as client:
+            while time.monotonic() < end:
+                status = client.post(f"http://127.0.0.1:{port}/v1/look", content=photo, timeout=60).status_code
+                with lock:
+                    counts["greedy_served" if status == 200 else "greedy_refused"] += 1
+
+    threads = [threading.Thread(target=hammer) for _ in range(greedy)]
+    for thread in threads:
+        thread.start()
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as client:
+        while time.monotonic() < end:
+            response = client.post(f"http://127.0.0.1:{port}/v1/look", content=photo, timeout=60)
+            if response.status_code == 200:
+                counts["polite_served"] += 1
+            else:
+                counts["polite_refused"] += 1
+                time.sleep(float(response.headers.get("retry-after", "1")))
+    for thread in threads:
+        thread.join()
+    server.terminate()
+    server.wait()
+    return {"per_client": per_client or "default (3 of 5 places)", **counts}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--greedy", type=int, default=8)
+    parser.add_argument("--photo", default=None, help="a photo (default: CCP val 0061 under EDGE_BML_DATA)")
+    args = parser.parse_args()
+    from edge_bml.data_paths import data_dir
+
+    photo_path = args.photo or str(data_dir() / "ccp" / "photos" / "0061.jpg")
+    photo = open(photo_path, "rb").read()
+    machine = current_machine()
+    runs = [_run(None, args.seconds, args.greedy, photo), _run(5, args.seconds, args.greedy, photo)]
+    print(json.dumps({"machine": {"cpu": machine.cpu, "isa": machine.isa}, "seconds": args.seconds, "runs": runs}))
+
+
+if __name__ == "__main__":
+    main()
