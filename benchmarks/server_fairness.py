@@ -12,31 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 
+from benchmarks.served import served
 from edge_bml.machine import current_machine
 
 
 def _run(per_client: int | None, seconds: float, greedy: int, photo: bytes) -> dict:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "edge_bml.cli.main", "serve", "--host", "0.0.0.0", "--port", str(port)]
-    command += ["--workers", "1", "--queue", "4"] + (["--per-client", str(per_client)] if per_client else [])
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stop = time.monotonic() + 180
-    while time.monotonic() < stop:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.5)
+    options = ["--workers", "1", "--queue", "4"] + (["--per-client", str(per_client)] if per_client else [])
+    with served(*options, host="0.0.0.0") as (_, url):
+        counts = _compete(url, seconds, greedy, photo)
+    return {"per_client": per_client or "default (3 of 5 places)", **counts}
+
+
+def _compete(url: str, seconds: float, greedy: int, photo: bytes) -> dict:
     end = time.monotonic() + seconds
     counts = {"greedy_served": 0, "greedy_refused": 0, "polite_served": 0, "polite_refused": 0}
     lock = threading.Lock()
@@ -44,7 +36,7 @@ def _run(per_client: int | None, seconds: float, greedy: int, photo: bytes) -> d
     def hammer():
         with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.1")) as client:
             while time.monotonic() < end:
-                status = client.post(f"http://127.0.0.1:{port}/v1/look", content=photo, timeout=60).status_code
+                status = client.post(f"{url}/v1/look", content=photo, timeout=60).status_code
                 with lock:
                     counts["greedy_served" if status == 200 else "greedy_refused"] += 1
 
@@ -53,7 +45,7 @@ def _run(per_client: int | None, seconds: float, greedy: int, photo: bytes) -> d
         thread.start()
     with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as client:
         while time.monotonic() < end:
-            response = client.post(f"http://127.0.0.1:{port}/v1/look", content=photo, timeout=60)
+            response = client.post(f"{url}/v1/look", content=photo, timeout=60)
             if response.status_code == 200:
                 counts["polite_served"] += 1
             else:
@@ -61,9 +53,7 @@ def _run(per_client: int | None, seconds: float, greedy: int, photo: bytes) -> d
                 time.sleep(float(response.headers.get("retry-after", "1")))
     for thread in threads:
         thread.join()
-    server.terminate()
-    server.wait()
-    return {"per_client": per_client or "default (3 of 5 places)", **counts}
+    return counts
 
 
 def main() -> None:

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import httpx
 import numpy as np
 
+from benchmarks.served import served
 from edge_bml.machine import current_machine
 
 
@@ -48,32 +45,17 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=6300)
     parser.add_argument("--catalog", help="serve this catalog (default: none)")
     args = parser.parse_args()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "edge_bml.cli.main", "serve", "--port", str(port), "--workers", str(args.workers)]
-    command += ["--queue", str(args.uploads)] + (["--catalog", args.catalog] if args.catalog else [])
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
+    options = ["--workers", str(args.workers), "--queue", str(args.uploads), "--per-client", str(args.uploads)]
+    with served(*options, *(["--catalog", args.catalog] if args.catalog else [])) as (server, url):
         idle = _status_mb(server.pid)
         photo = _rgba_png(args.side)
 
         def post(_):
-            return httpx.post(f"http://127.0.0.1:{port}/v1/look", content=photo, timeout=600).status_code
+            return httpx.post(f"{url}/v1/look", content=photo, timeout=600).status_code
 
         with ThreadPoolExecutor(args.uploads) as pool:
             statuses = list(pool.map(post, range(args.uploads)))
         loaded = _status_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait()
     machine = current_machine()
     print(
         json.dumps(
