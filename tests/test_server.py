@@ -310,3 +310,31 @@ def test_serve_refuses_a_bad_catalog_with_one_line(catalog, tmp_path):
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip() and "XNNPACK" not in line]
     assert len(lines) == 1 and "dtype 'q4'" in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
+def test_openapi_document_docs_offline_and_json_errors_everywhere(server, photo):
+    from edge_bml.server import schemas
+
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    routes = {"/v1/look", "/v1/catalog", "/v1/models", "/v1/products/{product_id}/image", "/healthz", "/metrics"}
+    assert routes <= set(spec["paths"])
+    look_op = spec["paths"]["/v1/look"]["post"]
+    assert "multipart/form-data" in look_op["requestBody"]["content"]
+    assert look_op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Look")
+    assert {"413", "415", "422", "503"} <= set(look_op["responses"])
+    assert {"Look", "Article", "Match", "Error"} <= set(spec["components"]["schemas"])
+    docs = httpx.get(f"{server.url}/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    external = [url for url in ("https://", "http://cdn", "unpkg", "jsdelivr") if url in docs.text]
+    assert not external, f"/docs loads {external} from the network"
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert httpx.get(f"{server.url}/docs-assets/{asset}").status_code == 200
+    assert httpx.get(f"{server.url}/redoc", follow_redirects=True).url.path == "/docs"
+    for method, path in (("GET", "/no/such/route"), ("DELETE", "/v1/look"), ("GET", "/v1/look")):
+        response = httpx.request(method, f"{server.url}{path}")
+        assert response.status_code in (404, 405) and response.json()["error"], (method, path)
+    look = httpx.post(f"{server.url}/v1/look", content=photo, timeout=60).json()
+    schemas.Look.model_validate(look)  # the answer is what the document says
+    match = next(m for a in look["articles"] for m in a["matches"])
+    assert match["image_url"] == f"/v1/products/{match['id']}/image"
+    assert httpx.get(f"{server.url}{match['image_url']}").status_code == 200

@@ -1,9 +1,11 @@
-"""The HTTP API and kiosk page.
+"""The HTTP API and kiosk page, on FastAPI (Starlette underneath) for its OpenAPI document.
 
 POST /v1/look (multipart ``file`` or a raw image body) -> the look as JSON; GET /v1/catalog;
 GET /v1/models (the variants running and why they were chosen); GET /v1/products/{id}/image
-(catalog images only); GET /healthz; GET /metrics; GET / (kiosk page).
-Every bad request gets a 4xx with a message; a full work queue gets 503 with Retry-After.
+(catalog images only); GET /healthz; GET /metrics; GET / (kiosk page); GET /openapi.json and
+GET /docs (Swagger UI from the swagger-ui-bundle package: no CDN, works offline; /redoc points there).
+Every bad request gets a 4xx with ``{"error": ...}``, unknown routes too; a full work queue gets 503
+with Retry-After.
 """
 
 from __future__ import annotations
@@ -16,14 +18,20 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from starlette.applications import Starlette
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
+from edge_bml import __version__
 from edge_bml.errors import ImageError, ImageTooLargeError
 from edge_bml.image_io import sniff_format
 from edge_bml.pipeline import LookOptions, LookPipeline
+from edge_bml.server import schemas
 from edge_bml.server.metrics import ServerMetrics
 from edge_bml.server.pipeline_pool import PipelinePool, PoolFullError
 
@@ -103,9 +111,34 @@ def open_pool(look_options: LookOptions, server_options: ServerOptions | None = 
     )
 
 
+_ERRORS = {status: {"model": schemas.Error} for status in (400, 404, 408, 413, 415, 422, 500, 503)}
+_LOOK_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "a photo (JPEG, PNG, WebP or BMP): a multipart field 'file' (or 'image'), or the raw body",
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _with_image_urls(look: dict) -> dict:
+    """Each match gains the URL of its product photo on this server."""
+    for article in look["articles"]:
+        for match in article["matches"]:
+            match["image_url"] = f"/v1/products/{match['id']}/image"
+    return look
+
+
 def create_app(
     look_options: LookOptions, server_options: ServerOptions | None = None, *, pool: PipelinePool | None = None
-) -> Starlette:
+) -> FastAPI:
     """The ASGI app, serving ``pool`` (from ``open_pool``) or, without one, a pool loaded when the app starts.
 
     Raises (at start-up, without ``pool``): ModelNotFoundError, CatalogError and the other model-loading errors.
@@ -129,6 +162,33 @@ def create_app(
         metrics.requests.labels(route=route, status=str(response.status_code)).inc()
         return response
 
+    app = FastAPI(
+        title="edge_bml",
+        version=__version__,
+        description="On-device Buy Me That Look: one full-shot photo in, every article worn with similar products out.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    swagger = Path(swagger_ui_path)
+    app.mount("/docs-assets", StaticFiles(directory=swagger), name="docs-assets")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        message = "no such route: see /docs" if error.status_code == 404 else str(error.detail)
+        return _error(error.status_code, message, **(error.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _error(422, f"invalid request: {error.errors()}")
+
+    @app.post(
+        "/v1/look",
+        response_model=schemas.Look,
+        responses=_ERRORS,
+        openapi_extra=_LOOK_BODY,
+        summary="The look of one photo: shot, facing, articles and their matches",
+    )
     async def look(request: Request) -> Response:
         try:
             data, name = await _upload(request, server_options.max_upload_bytes, server_options.body_timeout_s)
@@ -158,8 +218,9 @@ def create_app(
             log.exception("look failed")
             return counted("look", _error(500, "internal error while processing the photo"))
         metrics.observe_look(result.timings_ms)
-        return counted("look", JSONResponse(result.to_json()))
+        return counted("look", JSONResponse(_with_image_urls(result.to_json())))
 
+    @app.get("/v1/catalog", response_model=schemas.CatalogSummary, responses=_ERRORS, summary="What the catalog holds")
     def catalog_info(request: Request) -> Response:
         catalog = state["pool"].any.catalog
         if catalog is None:
@@ -176,9 +237,14 @@ def create_app(
         }
         return counted("catalog", JSONResponse(summary))
 
-    def product_image(request: Request) -> Response:
+    @app.get(
+        "/v1/products/{product_id}/image",
+        response_class=FileResponse,
+        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, 404: {"model": schemas.Error}},
+        summary="A product's photo, only from the catalog's image folder",
+    )
+    def product_image(product_id: str) -> Response:
         catalog = state["pool"].any.catalog
-        product_id = request.path_params["product_id"]
         row = state["products"].get(product_id)
         if row is None:
             return counted("product_image", _error(404, f"no product {product_id!r}"))
@@ -188,14 +254,16 @@ def create_app(
             return counted("product_image", _error(404, f"no image for product {product_id!r}"))
         return counted("product_image", FileResponse(path))
 
-    def models(request: Request) -> Response:
+    @app.get("/v1/models", response_model=schemas.Models, summary="The model variants running, and why each was chosen")
+    def models() -> Response:
         from edge_bml.cli.model_choices import choices_json
         from edge_bml.machine import current_machine
 
         summary = {"machine": current_machine().to_json(), "models": choices_json(state["pool"].any.choices)}
         return counted("models", JSONResponse(summary))
 
-    def healthz(request: Request) -> Response:
+    @app.get("/healthz", response_model=schemas.Health, responses={503: {"model": schemas.Health}})
+    def healthz() -> Response:
         """Ready (200) only once every worker's models and the catalog are loaded."""
         if "pool" not in state:
             return JSONResponse({"status": "starting"}, status_code=503)
@@ -210,27 +278,33 @@ def create_app(
             }
         )
 
-    def metrics_text(request: Request) -> Response:
+    @app.get("/metrics", response_class=Response, summary="Prometheus metrics: requests, per-stage latency")
+    def metrics_text() -> Response:
         return Response(metrics.text(), media_type="text/plain; version=0.0.4")
 
-    def page(request: Request) -> Response:
+    @app.get("/", response_class=Response, include_in_schema=False)
+    def page() -> Response:
         return Response((static / "index.html").read_bytes(), media_type="text/html; charset=utf-8")
 
-    def asset(request: Request) -> Response:
-        name = request.path_params["name"]
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="edge_bml API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        return RedirectResponse("/docs")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
         kinds = {"kiosk.js": "text/javascript", "kiosk.css": "text/css"}
         if name not in kinds:
             return _error(404, "no such file")
         return Response((static / name).read_bytes(), media_type=kinds[name])
 
-    routes = [
-        Route("/", page),
-        Route("/static/{name}", asset),
-        Route("/v1/look", look, methods=["POST"]),
-        Route("/v1/catalog", catalog_info),
-        Route("/v1/models", models),
-        Route("/v1/products/{product_id}/image", product_image),
-        Route("/healthz", healthz),
-        Route("/metrics", metrics_text),
-    ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return app
