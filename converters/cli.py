@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bml-convert", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser("fetch", help="get pretrained models from their PyPI wheels")
-    fetch.add_argument("model", choices=["blazepose"])
+    fetch.add_argument("model", choices=["blazepose"], help="the model to fetch (BlazePose from the mediapipe wheel)")
     fetch.add_argument("--wheel", help="a local mediapipe-0.10.21 wheel (default: pip download it)")
     fetch.add_argument("--out", help="models folder (default: quantized_models/)")
     fetch.add_argument("--no-openvino", action="store_true", help="skip the FP32 OpenVINO IR variants")

@@ -19,12 +19,12 @@ def add_import_yolo_parser(commands: argparse._SubParsersAction) -> None:
     parser = import_subparsers(commands).add_parser(
         "yolo", help="an Ultralytics YOLOv8/YOLO11 detector exported to ONNX ([1, 4 + classes, N] output)"
     )
-    parser.add_argument("model", type=Path, metavar="MODEL.onnx")
+    parser.add_argument("model", type=Path, metavar="MODEL.onnx", help="an Ultralytics YOLOv8/11 detection export")
     parser.add_argument("--labels", required=True, help="class names in the model's order, comma-separated")
     parser.add_argument("--input-size", required=True, help="WxH the model was exported at, e.g. 640x640")
     parser.add_argument("--out", type=Path, help="variant folder (default: quantized_models/<model name>_onnx)")
-    parser.add_argument("--score-threshold", type=float, default=0.25)
-    parser.add_argument("--iou-threshold", type=float, default=0.5)
+    parser.add_argument("--score-threshold", type=float, default=0.25, help="shown score per class (default 0.25)")
+    parser.add_argument("--iou-threshold", type=float, default=0.5, help="per-class NMS IoU (default 0.5)")
     parser.set_defaults(func=run_import_yolo)
 
 

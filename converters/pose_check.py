@@ -87,12 +87,12 @@ def _with_pipeline_verdict(validation: dict, figures: dict) -> dict:
 def add_check_pose_parser(commands) -> None:
     """Register ``check-pose`` on the ``edge-bml-convert`` subparsers."""
     parser = commands.add_parser("check-pose", help="whole INT8 pose stage against FP32 on held-apart photos")
-    parser.add_argument("--format", required=True, choices=["onnx", "openvino", "tflite"])
+    parser.add_argument("--format", required=True, choices=["onnx", "openvino", "tflite"], help="the variants' format")
     parser.add_argument("--models", type=Path, help="models folder (default: quantized_models/)")
     parser.add_argument("--val-dir", type=Path, help="held-apart photos (default: the CCP val photos)")
     parser.add_argument("--val-count", type=int, help="use this many photos (default: all)")
-    parser.add_argument("--max-landmark-error", type=float, default=0.03)
-    parser.add_argument("--min-shot-same", type=float, default=0.98)
+    parser.add_argument("--max-landmark-error", type=float, default=0.03, help="share of torso length")
+    parser.add_argument("--min-shot-same", type=float, default=0.98, help="share of unchanged shots")
     parser.set_defaults(func=_run)
 
 

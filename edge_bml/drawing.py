@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_bml.label_placement import face_box, place_labels
 from edge_bml.stages.pose import SKELETON, PersonPose
 
 
@@ -71,21 +72,22 @@ def draw_look(image: np.ndarray, look, *, categories: tuple[str, ...] = ()) -> n
         x0, y0, x1, y1 = (int(v) for v in look.person_box)
         cv2.rectangle(canvas, (x0, y0), (x1, y1), (200, 200, 200), max(1, thickness // 2))
     scale = max(image.shape[:2]) / 1000
+    font_scale = 0.5 * scale + 0.2
+    labels, sizes = [], []
     for article in look.articles:
         colour = category_colour(article.category, categories)
         x0, y0, x1, y1 = (int(v) for v in article.box)
         cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness if article.shown else max(1, thickness // 2))
         label = f"{article.category} {article.score:.2f}" + ("" if article.shown else " (not shown)")
-        (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale + 0.2, 1)
-        cv2.rectangle(canvas, (x0, max(y0 - h - 4, 0)), (x0 + w + 4, max(y0, h + 4)), colour, -1)
-        cv2.putText(
-            canvas,
-            label,
-            (x0 + 2, max(y0 - 3, h + 1)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.5 * scale + 0.2,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
+        (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        labels.append((label, colour, h))
+        sizes.append((w + 4, h + 6))
+    face = face_box(look.keypoints)
+    corners = place_labels(
+        [a.box for a in look.articles], sizes, (image.shape[1], image.shape[0]), avoid=[face] if face else ()
+    )
+    for (label, colour, h), (w, box_h), (lx, ly) in zip(labels, sizes, corners, strict=True):
+        x, y = int(lx), int(ly)
+        cv2.rectangle(canvas, (x, y), (x + int(w), y + int(box_h)), colour, -1)
+        cv2.putText(canvas, label, (x + 2, y + h + 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 1, cv2.LINE_AA)
     return canvas

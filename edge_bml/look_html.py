@@ -14,6 +14,7 @@ import numpy as np
 
 from edge_bml.colour import hex_colour
 from edge_bml.drawing import category_colour
+from edge_bml.label_placement import face_box, place_labels
 from edge_bml.look import Look
 
 
@@ -47,14 +48,19 @@ def look_section(look: Look, image: np.ndarray, *, catalog_dir: Path | None, cat
     """One look as an HTML section."""
     height, width = image.shape[:2]
     boxes = []
-    for article in look.articles:
+    font = max(width, height) / 45
+    sizes = [(0.6 * font * len(article.category) + font * 0.4, font * 1.3) for article in look.articles]
+    face = face_box(look.keypoints)
+    corners = place_labels([a.box for a in look.articles], sizes, (width, height), avoid=[face] if face else ())
+    for article, (label_w, label_h), (lx, ly) in zip(look.articles, sizes, corners, strict=True):
         r, g, b = category_colour(article.category, categories)
         x0, y0, x1, y1 = (float(v) for v in article.box)
         boxes.append(
             f'<rect x="{x0:.0f}" y="{y0:.0f}" width="{x1 - x0:.0f}" height="{y1 - y0:.0f}" '
             f'fill="none" stroke="rgb({r},{g},{b})" stroke-width="{max(width, height) / 250:.1f}"/>'
-            f'<text x="{x0 + 4:.0f}" y="{y0 + max(width, height) / 40:.0f}" fill="rgb({r},{g},{b})" '
-            f'font-size="{max(width, height) / 45:.0f}">{html.escape(article.category)}</text>'
+            f'<rect x="{lx:.0f}" y="{ly:.0f}" width="{label_w:.0f}" height="{label_h:.0f}" fill="rgb({r},{g},{b})"/>'
+            f'<text x="{lx + font * 0.2:.0f}" y="{ly + font:.0f}" fill="#fff" '
+            f'font-size="{font:.0f}">{html.escape(article.category)}</text>'
         )
     rows = []
     for article in look.articles:

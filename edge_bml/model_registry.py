@@ -131,7 +131,17 @@ def choose_variant(
     ]
     if not candidates:
         have = ", ".join(f"{m.name} ({m.backend}, {m.precision})" for m in variants)
-        raise ModelNotFoundError(f"no {task} model for backend={backend} precision={precision}; available: {have}")
+        hint = ""
+        backends = sorted({m.backend for m in variants})
+        if backend != "auto" and backend not in backends:
+            stage = {"pose_detection": "pose", "pose_landmarks": "pose"}.get(task, task)
+            hint = (
+                f"; {task} has no {backend} variant: run that stage on another runtime, e.g. "
+                f"--backend {backend} --stage {stage}={backends[0]}"
+            )
+        raise ModelNotFoundError(
+            f"no {task} model for backend={backend} precision={precision}; available: {have}{hint}"
+        )
     installed = [m for m in candidates if is_available(m.backend)]
     if not installed:
         raise ModelNotFoundError(

@@ -197,12 +197,23 @@ def test_bounded_load_has_no_5xx_but_deliberate_503s(server, photo):
 
 
 def test_kiosk_page_in_chromium(server, ccp_val, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    """The kiosk's states as a shopper meets them: idle, a result, not a full shot, a bad file, busy (503)."""
+    import re
     import shutil
 
+    import cv2
+
+    sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
+    photo_path = ccp_val[0]["path"]
+    image = cv2.imread(str(photo_path))
+    upper = tmp_path / "upper_body.jpg"
+    cv2.imwrite(str(upper), image[: image.shape[0] // 2])
+    not_a_photo = tmp_path / "notes.jpg"
+    not_a_photo.write_text("this is a shopping list, not a photo\n" * 10)
+    big = cv2.imencode(".jpg", cv2.resize(image, None, fx=6, fy=6))[1].tobytes()
     args = [
         "--no-sandbox",
         "--disable-gpu",
@@ -215,15 +226,56 @@ def test_kiosk_page_in_chromium(server, ccp_val, tmp_path):
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(server.url + "/")
-        page.set_input_files("#file", str(ccp_val[0]["path"]))
+        # Idle: no empty video or result boxes on screen.
+        assert not page.is_visible("#camera") and not page.is_visible("#result") and not page.is_visible("#timings")
+        # A result, in shoppers' words.
+        page.set_input_files("#file", str(photo_path))
         page.wait_for_selector("body[data-state=done]", timeout=90_000)
+        assert re.fullmatch(r"Your look: \d+ pieces?", page.inner_text("#status"))
         assert page.locator(".article").count() >= 1
-        assert page.locator(".card img").count() >= 1
         page.wait_for_function("[...document.querySelectorAll('.card img')].some(i => i.naturalWidth > 0)")
-        drawn = page.evaluate("document.getElementById('photo').width")
-        assert drawn > 0
+        visible = page.inner_text("main")
+        assert "full_shot" not in visible and not re.search(r"\b0\.\d{2,}\b", visible), visible
+        assert page.evaluate("document.getElementById('photo').width") > 0
+        assert not page.is_visible("#timings")
+        page.check("#show-timings")
         assert "ms" in page.inner_text("#timings")
         page.screenshot(path=str(tmp_path / "kiosk.png"), full_page=True)
+        # Not a full shot: advice, and the previous result is gone.
+        page.set_input_files("#file", str(upper))
+        page.wait_for_selector("body[data-state=stopped]", timeout=90_000)
+        assert "step back" in page.inner_text("#status").lower() or "head" in page.inner_text("#status").lower()
+        assert not page.is_visible("#result")
+        # A bad file after a good one: a plain message, nothing left of the previous photo.
+        page.set_input_files("#file", str(photo_path))
+        page.wait_for_selector("body[data-state=done]", timeout=90_000)
+        page.set_input_files("#file", str(not_a_photo))
+        page.wait_for_selector("body[data-state=error]", timeout=30_000)
+        assert "not a photo we can read" in page.inner_text("#status")
+        assert not page.is_visible("#result") and page.locator(".article").count() == 0
+        # Busy: this client already holds its share of the places (2 large looks in flight).
+        stop = threading.Event()
+
+        def hammer():
+            while not stop.is_set():
+                httpx.post(f"{server.url}/v1/look", content=big, timeout=120)
+
+        hammers = [threading.Thread(target=hammer) for _ in range(2)]
+        for thread in hammers:
+            thread.start()
+        try:
+            for _ in range(5):
+                time.sleep(0.3)
+                page.set_input_files("#file", str(photo_path))
+                page.wait_for_function("['busy', 'done'].includes(document.body.dataset.state)", timeout=90_000)
+                if page.evaluate("document.body.dataset.state") == "busy":
+                    break
+            assert page.evaluate("document.body.dataset.state") == "busy"
+            assert "busy" in page.inner_text("#status")
+        finally:
+            stop.set()
+            for thread in hammers:
+                thread.join()
         browser.close()
     assert (tmp_path / "kiosk.png").stat().st_size > 10_000
 

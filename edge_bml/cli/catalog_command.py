@@ -16,6 +16,7 @@ from edge_bml.catalog.products import ColumnMap
 from edge_bml.catalog.search import Catalog
 from edge_bml.catalog.vectors import DTYPES
 from edge_bml.cli.arg_types import non_negative_float, positive_int
+from edge_bml.errors import CatalogError
 
 
 def _columns(args: argparse.Namespace) -> ColumnMap:
@@ -25,10 +26,12 @@ def _columns(args: argparse.Namespace) -> ColumnMap:
 def _add_table_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", required=True, type=Path, help="folder the file column is relative to")
     parser.add_argument("--items", required=True, type=Path, help="product table (CSV with a header)")
-    parser.add_argument("--id-col", default="id")
-    parser.add_argument("--file-col", default="file")
-    parser.add_argument("--category-col", default="category")
-    parser.add_argument("--title-col", default=None)
+    parser.add_argument("--id-col", default="id", help="the table's product id column (default: id)")
+    parser.add_argument(
+        "--file-col", default="file", help="the photo file column, relative to --images (default: file)"
+    )
+    parser.add_argument("--category-col", default="category", help="the article category column (default: category)")
+    parser.add_argument("--title-col", default=None, help="a column shown as the product's title (default: none)")
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the installed one)")
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
@@ -88,6 +91,34 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_catalog_args(parser: argparse.ArgumentParser) -> None:
+    """``--catalog DIR`` like every other command, and the older positional ``DIR`` as an alias."""
+    parser.add_argument("--catalog", dest="catalog_flag", type=Path, help="catalog folder")
+    parser.add_argument("catalog", nargs="?", type=Path, help="the catalog folder (same as --catalog)")
+
+
+def _with_catalog(handler):
+    def run(args: argparse.Namespace) -> int:
+        if args.catalog_flag is not None and args.catalog is not None and args.catalog_flag != args.catalog:
+            raise CatalogError(f"two catalogs given: --catalog {args.catalog_flag} and {args.catalog}; give one")
+        args.catalog = args.catalog_flag or args.catalog
+        if args.catalog is None:
+            raise CatalogError("no catalog given: add --catalog DIR")
+        return handler(args)
+
+    return run
+
+
+def _remove_command(args: argparse.Namespace) -> int:
+    if args.catalog_flag is None:
+        if len(args.ids) < 2:
+            raise CatalogError("give the catalog (--catalog DIR) and at least one product id")
+        args.catalog, args.ids = Path(args.ids[0]), args.ids[1:]
+    else:
+        args.catalog = args.catalog_flag
+    return _remove(args)
+
+
 def _remove(args: argparse.Namespace) -> int:
     updated = remove_products(args.catalog, args.ids)
     print(f"{args.catalog}: removed {len(args.ids)}, {updated.total} left")
@@ -123,17 +154,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     build.set_defaults(func=_build)
     info = actions.add_parser("info", help="what a catalog holds")
-    info.add_argument("catalog", type=Path)
-    info.add_argument("--json", action="store_true")
-    info.set_defaults(func=_info)
+    _add_catalog_args(info)
+    info.add_argument("--json", action="store_true", help="print catalog.json's figures as JSON")
+    info.set_defaults(func=_with_catalog(_info))
     add = actions.add_parser("add", help="embed and add more products")
-    add.add_argument("catalog", type=Path)
+    _add_catalog_args(add)
     _add_table_args(add)
-    add.set_defaults(func=_add)
+    add.set_defaults(func=_with_catalog(_add))
     remove = actions.add_parser("remove", help="remove products by id")
-    remove.add_argument("catalog", type=Path)
-    remove.add_argument("ids", nargs="+", metavar="ID")
-    remove.set_defaults(func=_remove)
+    remove.add_argument("--catalog", dest="catalog_flag", type=Path, help="catalog folder")
+    remove.add_argument(
+        "ids", nargs="+", metavar="ID", help="product ids (without --catalog, the first is the catalog folder)"
+    )
+    remove.set_defaults(func=_remove_command)
     verify = actions.add_parser("verify", help="check every catalog file against the sizes and sha256 it records")
     verify.add_argument("--catalog", required=True, type=Path, help="catalog folder")
     verify.set_defaults(func=_verify)

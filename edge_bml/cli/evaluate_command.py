@@ -9,9 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from edge_bml.backends import BACKEND_NAMES
-from edge_bml.cli.arg_types import positive_int
 from edge_bml.cli.nested_commands import nested_subparsers
+from edge_bml.cli.shared_flags import add_runtime_flags
 from edge_bml.errors import ModelNotFoundError
 
 
@@ -29,11 +28,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--split", default=None, help="only images of this split (default: all)")
     parser.add_argument("--model", type=Path, help="a detector variant folder (default: the registry's pick)")
-    parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
-    parser.add_argument(
-        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
-    )
+    add_runtime_flags(parser)
     parser.add_argument(
         "--person-crop", default="pose", choices=("pose", "gt"), help="person box from the pose stage or the truth"
     )
@@ -108,11 +103,7 @@ def add_parser_evaluation(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--split", default="val", help="only images of this split (default: val)")
     parser.add_argument("--model", type=Path, help="a parser variant folder (default: the registry's pick)")
-    parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
-    parser.add_argument(
-        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
-    )
+    add_runtime_flags(parser)
     parser.add_argument(
         "--person-box",
         default="pose",

@@ -128,7 +128,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--catalog", required=True, type=Path, help="a catalog built with the embedder evaluated")
     parser.add_argument("--queries", required=True, type=Path, help="CCP folder (annotations.json, photos/, tagged/)")
-    parser.add_argument("--split", default="val")
+    parser.add_argument("--split", default="val", help="CCP split of the street queries (default val)")
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the catalog's)")
     parser.add_argument("--holdout", type=Path, help="holdout_ids.json (default: beside the embedder)")
     parser.add_argument("--no-instance", action="store_true", help="skip the instance-retrieval part")
@@ -136,7 +136,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
     )
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--record", action="store_true", help="store the figures in the embedder's manifest")
     parser.add_argument(
         "--parser", action="store_true", help="look-alike colours from the garment parser's masks (as look --parser)"
@@ -161,6 +161,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     overlap.add_argument("--catalog", required=True, type=Path, help="built with the candidate (e.g. INT8) embedder")
     overlap.add_argument("--reference", required=True, type=Path, help="built with the reference (FP32) embedder")
-    overlap.add_argument("--top-k", type=positive_int, default=10)
-    overlap.add_argument("--json", action="store_true")
+    overlap.add_argument("--top-k", type=positive_int, default=10, help="neighbours compared (default 10)")
+    overlap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     overlap.set_defaults(func=run_overlap)

@@ -11,6 +11,7 @@ from edge_bml.backends import BACKEND_NAMES
 from edge_bml.cli.arg_types import non_negative_float, output_file, positive_int
 from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
+from edge_bml.cli.shared_flags import add_runtime_flags
 from edge_bml.look import Look
 from edge_bml.pipeline import STAGES, LookOptions, LookPipeline, StageChoice
 
@@ -31,9 +32,7 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
     """The options every command that runs the whole look shares."""
     parser.add_argument("--catalog", type=Path, help="a built catalog folder (without it: no matches)")
     parser.add_argument("--top-k", type=positive_int, default=5, help="matches per article (default 5)")
-    parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
-    parser.add_argument("--threads", type=positive_int, default=None, help="inference threads per model")
+    add_runtime_flags(parser)
     parser.add_argument("--any-shot", action="store_true", help="also look at photos that are not full shots")
     parser.add_argument(
         "--colour-weight",
@@ -141,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             if args.draw:
                 target = draw_path(args.draw, photo, len(photos.paths) > 1)
                 write_png(target, draw_look(image, look, categories=categories))
+                print(f"wrote {target}", file=sys.stderr if args.json else sys.stdout)
             if args.html:
                 catalog_dir = None
                 if pipeline.catalog is not None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from edge_bml.backends import BACKEND_NAMES
-from edge_bml.cli.arg_types import output_file, positive_int
+from edge_bml.cli.arg_types import output_file
 from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
+from edge_bml.cli.shared_flags import add_runtime_flags
 from edge_bml.drawing import draw_pose, write_png
 from edge_bml.stages.pose import PoseEstimator, PoseOptions, PoseResult
 from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier
@@ -20,9 +21,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "photos", nargs="+", type=Path, metavar="PHOTO", help="photo files, or folders (the photos directly inside)"
     )
-    parser.add_argument("--backend", default="auto", choices=("auto",) + BACKEND_NAMES)
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"))
-    parser.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: the runtime's)")
+    add_runtime_flags(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per photo, one per line")
     parser.add_argument(
         "--no-mirror-average", action="store_true", help="one landmark pass per person (faster, less symmetric)"
@@ -85,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
                 decision = classifier(result.main, result.image_size)
             timings = timer.as_dict()
             if args.draw and result.main is not None:
-                write_png(draw_path(args.draw, photo, len(photos.paths) > 1), draw_pose(image, result.main))
+                target = draw_path(args.draw, photo, len(photos.paths) > 1)
+                write_png(target, draw_pose(image, result.main))
+                print(f"wrote {target}", file=sys.stderr if args.json else sys.stdout)
             if args.json:
                 print(json.dumps({**pose_json(str(photo), result, decision, timings), "models": models}), flush=True)
             else:

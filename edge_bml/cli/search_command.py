@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("search", help="find catalog products like an article photo")
     parser.add_argument("image", type=Path, metavar="IMAGE", help="a photo of one article (used whole)")
-    parser.add_argument("--catalog", required=True, type=Path)
+    parser.add_argument("--catalog", required=True, type=Path, help="a built catalog folder")
     parser.add_argument("--category", help="search only this category (default: all)")
-    parser.add_argument("--top-k", type=positive_int, default=10)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--top-k", type=positive_int, default=10, help="matches to return (default 10)")
+    parser.add_argument("--json", action="store_true", help="print the matches as JSON")
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the catalog's)")
     parser.add_argument(
         "--colour-weight",

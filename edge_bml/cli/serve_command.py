@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 
+from edge_bml.cli.arg_types import positive_int
 from edge_bml.cli.look_command import add_look_options, options_from_args
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("serve", help="serve POST /v1/look and the kiosk page")
     add_look_options(parser)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--workers", type=int, default=1, help="looks run at once, one pipeline each (default 1)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)"
+    )
+    parser.add_argument("--port", type=positive_int, default=8080, help="TCP port (default 8080)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=1, help="looks run at once, one pipeline each (default 1)"
+    )
     parser.add_argument("--queue", type=int, default=4, help="requests that may wait beyond the workers (default 4)")
     parser.add_argument("--max-upload-mb", type=float, default=16.0, help="largest upload accepted (default 16)")
     parser.add_argument(

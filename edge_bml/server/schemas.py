@@ -64,8 +64,6 @@ class Health(BaseModel):
     catalog: dict[str, int] | None = None
 
 
-
-
 class Models(BaseModel):
     machine: dict
     models: dict[str, dict]

@@ -1,22 +1,61 @@
 // The kiosk page: a photo from the camera or a file goes to POST /v1/look; the answer is drawn
-// as boxes on the photo and a row of product cards per article. No external resources.
+// as boxes on the photo and a row of similar products per piece. Shoppers read plain words;
+// scores and timings stay behind the operators' toggle. No external resources.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#0082c8", "#f58230", "#911eb4",
                  "#46f0f0", "#f032e6", "#d2f53c", "#fabebe", "#008080", "#aa6e28"];
 const colourOf = (() => { const seen = {}; return (c) => (seen[c] ??= COLOURS[Object.keys(seen).length % COLOURS.length]); })();
+const NAMES = { top: "Top", outerwear: "Jacket or coat", dress: "Dress", pants: "Trousers", shorts: "Shorts",
+                skirt: "Skirt", footwear: "Shoes", bag: "Bag", hat: "Hat", eyewear: "Glasses", belt: "Belt",
+                scarf: "Scarf" };
+const nameOf = (category) => NAMES[category] || category;
+const ERRORS = {
+  408: "The photo took too long to arrive. Please try again.",
+  413: "That photo is too large. Please choose a smaller photo.",
+  415: "That file is not a photo we can read. Please choose a JPEG or PNG photo.",
+  422: "That file is not a photo we can read. Please choose a JPEG or PNG photo.",
+  503: "The kiosk is busy right now. Please try again in a moment.",
+};
 
-function status(text, isError = false) {
+function status(text, state) {
   $("status").textContent = text;
-  $("status").className = isError ? "error" : "";
+  $("status").className = ["error", "busy"].includes(state) ? "error" : "";
+  document.body.dataset.state = state;
+}
+
+function clearResult() {
+  $("result").hidden = true;
+  $("articles").replaceChildren();
+  $("timings").textContent = "";
+  const canvas = $("photo");
+  canvas.width = canvas.height = 0;
 }
 
 async function showCatalog() {
   try {
     const response = await fetch("/v1/catalog");
     const info = await response.json();
-    $("catalog").textContent = response.ok ? `${info.total} products in the catalog` : "no catalog";
+    $("catalog").textContent = response.ok ? `${info.total} products to discover` : "";
   } catch (e) { $("catalog").textContent = ""; }
+}
+
+// Labels go above their box where there is room, else inside it, and move down past labels
+// already placed; all stay inside the photo.
+function placeLabels(ctx, articles, width, height, pad) {
+  const placed = [];
+  const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  const lineHeight = parseInt(ctx.font, 10) + 2 * pad;
+  for (const article of articles) {
+    const [x0, y0] = article.box;
+    const text = nameOf(article.category);
+    const w = ctx.measureText(text).width + 2 * pad;
+    const rect = { x: Math.min(Math.max(0, x0), width - w), y: y0 - lineHeight >= 0 ? y0 - lineHeight : y0, w, h: lineHeight, text, article };
+    for (let tries = 0; tries < 40 && placed.some((p) => overlaps(rect, p)); tries += 1) rect.y += lineHeight;
+    rect.y = Math.min(Math.max(0, rect.y), height - lineHeight);
+    placed.push(rect);
+  }
+  return placed;
 }
 
 function drawLook(bitmap, look) {
@@ -27,12 +66,18 @@ function drawLook(bitmap, look) {
   ctx.drawImage(bitmap, 0, 0);
   const line = Math.max(2, Math.round(Math.max(bitmap.width, bitmap.height) / 250));
   ctx.font = `${line * 7}px system-ui, sans-serif`;
+  ctx.textBaseline = "top";
   for (const article of look.articles) {
     const [x0, y0, x1, y1] = article.box;
-    ctx.strokeStyle = ctx.fillStyle = colourOf(article.category);
+    ctx.strokeStyle = colourOf(article.category);
     ctx.lineWidth = line;
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    ctx.fillText(article.category, x0 + line, y0 + line * 8);
+  }
+  for (const label of placeLabels(ctx, look.articles, canvas.width, canvas.height, line)) {
+    ctx.fillStyle = colourOf(label.article.category);
+    ctx.fillRect(label.x, label.y, label.w, label.h);
+    ctx.fillStyle = "#fff";
+    ctx.fillText(label.text, label.x + line, label.y + line);
   }
 }
 
@@ -52,13 +97,14 @@ function card(match) {
   const div = document.createElement("div");
   div.className = "card";
   const img = document.createElement("img");
-  img.src = `/v1/products/${encodeURIComponent(match.id)}/image`;
+  img.src = match.image_url || `/v1/products/${encodeURIComponent(match.id)}/image`;
   img.alt = match.title || match.id;
   const title = document.createElement("div");
   title.append(swatch(match.colour), match.title || match.id);
-  const score = document.createElement("small");
-  score.textContent = `similarity ${match.score.toFixed(2)}`;
-  div.append(img, title, score);
+  const note = document.createElement("small");
+  note.textContent = "similar";
+  note.title = `similarity ${match.score.toFixed(3)}`;
+  div.append(img, title, note);
   return div;
 }
 
@@ -69,14 +115,12 @@ function showArticles(look) {
     const section = document.createElement("div");
     section.className = "article";
     section.dataset.category = article.category;
+    section.title = `detector score ${article.score.toFixed(2)}`;
     const heading = document.createElement("h3");
-    heading.append(swatch(article.colour), article.category + " ");
-    const small = document.createElement("small");
-    small.textContent = `${Math.round(article.score * 100)}%`;
-    heading.append(small);
+    heading.append(swatch(article.colour), nameOf(article.category));
     const cards = document.createElement("div");
     cards.className = "cards";
-    if (article.matches.length === 0) cards.textContent = article.note || "no matching products";
+    if (article.matches.length === 0) cards.textContent = "Not in our catalog yet.";
     for (const match of article.matches) cards.append(card(match));
     section.append(heading, cards);
     box.append(section);
@@ -84,23 +128,38 @@ function showArticles(look) {
   $("timings").textContent = Object.entries(look.timings_ms).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(" · ");
 }
 
+function sentence(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1) + ".";
+}
+
 async function submit(blob) {
-  status("Looking…");
+  clearResult();
+  status("Looking at your outfit…", "working");
   let response;
   try {
     response = await fetch("/v1/look", { method: "POST", body: blob, headers: { "Content-Type": blob.type || "application/octet-stream" } });
-  } catch (e) { status(`The server cannot be reached: ${e}`, true); return; }
-  const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-  if (!response.ok) { status(answer.error || `HTTP ${response.status}`, true); return; }
+  } catch (e) { status("The kiosk cannot reach its server. Please ask a member of staff.", "error"); return; }
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    status(ERRORS[response.status] || "Something went wrong with that photo. Please try another one.",
+           response.status === 503 ? "busy" : "error");
+    return;
+  }
+  if (answer.stopped) {
+    status(sentence(answer.stopped), "stopped");
+    return;
+  }
   const bitmap = await createImageBitmap(blob);
   drawLook(bitmap, answer);
   showArticles(answer);
   $("result").hidden = false;
-  document.body.dataset.state = "done";
-  status(answer.stopped ? answer.stopped : `${answer.articles.length} articles found (${answer.shot}, facing ${answer.facing}).`, Boolean(answer.stopped));
+  const pieces = answer.articles.length;
+  status(pieces ? `Your look: ${pieces} ${pieces === 1 ? "piece" : "pieces"}` : "We could not find any pieces in this photo.", "done");
 }
 
-$("file").addEventListener("change", (event) => { const f = event.target.files[0]; if (f) submit(f); });
+$("file").addEventListener("change", (event) => { const f = event.target.files[0]; event.target.value = ""; if (f) submit(f); });
+
+$("show-timings").addEventListener("change", (event) => { $("timings").hidden = !event.target.checked; });
 
 $("start-camera").addEventListener("click", async () => {
   try {
@@ -108,7 +167,7 @@ $("start-camera").addEventListener("click", async () => {
     $("camera").srcObject = stream;
     $("camera").hidden = false;
     $("snap").hidden = false;
-  } catch (e) { status(`No camera: ${e.message}. Choose a photo instead.`, true); }
+  } catch (e) { status("The camera is not available. Please choose a photo instead.", "error"); }
 });
 
 $("snap").addEventListener("click", () => {

@@ -1,0 +1,30 @@
+"""Flags several commands share, written once: which runtime, precision and threads run the models."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge_bml.backends import BACKEND_NAMES
+from edge_bml.cli.arg_types import positive_int
+
+PRECISIONS = ("auto", "fp32", "fp16", "int8")
+
+
+def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
+    """``--backend``, ``--precision`` and ``--threads``, with the same meaning and help everywhere."""
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto",) + BACKEND_NAMES,
+        help="runtime for the models: litert (.tflite), onnxruntime (.onnx), openvino (.xml); "
+        "auto: the fastest validated variant on this machine (default)",
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="model variant precision; auto: the fastest validated (default)",
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+    )
