@@ -1,14 +1,10 @@
-"""Model inputs made from real photos exactly as the runtime makes them, read from the task's manifest.
+"""Model inputs made from real photos by the runtime's own functions (``edge_bml.stages.inputs``).
 
 Used for calibration (photos such as CCP ``tagged/``) and for validation (held-apart photos such as
-CCP val). ``pose_detection`` inputs are letterboxed as ``PoseDetector.preprocess`` does; ``pose_landmarks``
-inputs are the rotated square crop around the person that the FP32 detector finds, cut and
-normalised as ``PoseLandmarker`` does; ``detector`` inputs are the person crop that
-``ArticleDetector`` reads: the FP32 pose stage's main person box, widened by the manifest's
-``decoder.person_crop_margin`` and cut at the input's aspect ratio (``edge_bml.stages.detector_crop``);
-``parser`` inputs are that same person crop (``GarmentParser`` reads it as ``ArticleDetector`` does);
-``embedder`` inputs are the whole photo (an article crop) resized as the manifest's ``input.resize``
-says. All ways use the runtime's own ``edge_bml.geometry`` and ``InputSpec.normalize``.
+CCP val). ``pose_detection``: the letterboxed photo; ``pose_landmarks``: the rotated square around the
+person the FP32 pose detector finds; ``detector`` and ``parser``: the person crop around the FP32 pose
+stage's main person; ``embedder``: the photo (an article crop) letterboxed on the model's pad colour.
+Only the person is found here; every tensor comes from the same function the stage calls.
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from edge_bml.errors import EdgeBmlError
 from edge_bml.geometry import letterbox
 from edge_bml.image_io import read_image
 from edge_bml.manifest import ModelManifest
-from edge_bml.stages.detector_crop import cut_crop, person_crop_box
+from edge_bml.stages.inputs import embedder_input, landmark_input, person_crop_input, pose_detection_input
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Tasks whose model reads the person crop around the pose stage's main person (``detector_crop``).
@@ -136,31 +132,34 @@ class TaskInputs:
             self._detector = PoseDetector(detector_manifest)
 
     def from_image(self, image: np.ndarray) -> np.ndarray | None:
-        """The model input for one RGB photo, or None where the photo yields none (no person found)."""
-        if self.manifest.task == "pose_landmarks":
+        """The model input for one RGB photo, or None where the photo yields none (no person found).
+
+        Built by the runtime's own functions (``edge_bml.stages.inputs``), so calibration sees what the
+        stages feed the model.
+        """
+        task = self.manifest.task
+        if task == "pose_landmarks":
             detections = self._detector(image)
             if not detections:
                 return None
-            # As PoseLandmarker.__call__: the rotated square cut out at the model's size, then normalised.
-            spec = self.manifest.input
-            return spec.normalize(detections[0].roi.crop(image, spec.width))
-        if self.manifest.task in PERSON_CROP_TASKS:
+            return landmark_input(self.manifest, image, detections[0].roi)
+        if task in PERSON_CROP_TASKS:
             return self._person_crop(image)
+        if task == "pose_detection":
+            return pose_detection_input(self.manifest, image)[0]
+        if task == "embedder":
+            return embedder_input(self.manifest, image)
         return resize_input(self.manifest, image)
 
     def _person_crop(self, image: np.ndarray) -> np.ndarray | None:
-        """As ``ArticleDetector.preprocess`` (and ``GarmentParser.preprocess``) with the pose stage's main person
-        box; None where nobody is found."""
+        """The detector's (and parser's) input around the pose stage's main person; None where nobody is found."""
         main = self._pose(image).main
         if main is None:
             return None
-        spec = self.manifest.input
-        margin = float(self.manifest.decoder.get("person_crop_margin", 0.08))
         try:
-            crop = person_crop_box(main.person_box, aspect=spec.width / spec.height, margin=margin)
+            return person_crop_input(self.manifest, image, main.person_box)[0]
         except ValueError:  # an empty or non-finite person box: no usable crop
             return None
-        return spec.normalize(cut_crop(image, crop, spec.width, spec.height))
 
     def tensors(self, paths: Iterable[Path], *, label: str = "inputs") -> Iterator[tuple[Path, np.ndarray]]:
         """(path, input) for each photo that yields one, with a progress line on stderr."""

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_bml.errors import InputSpecError, ManifestError
-from edge_bml.stages.detector_crop import CropBox, cut_crop, person_crop_box, whole_photo_crop_box
+from edge_bml.stages.detector_crop import CropBox
 from edge_bml.stages.exclusive_articles import ExclusiveRule, resolve_exclusive
+from edge_bml.stages.inputs import person_crop_input, person_crop_margin
 from edge_bml.stages.model_stage import ModelStage
 
 MAX_CANDIDATES = 3000
@@ -142,19 +143,13 @@ class ArticleDetector(ModelStage):
         self.iou_threshold = float(decoder.get("iou_threshold", 0.5))
         self.max_detections = int(decoder.get("max_detections", 100))
         self.logits = decoder.get("score_activation", "none") == "sigmoid"
-        self.margin = float(decoder.get("person_crop_margin", 0.08))
+        self.margin = person_crop_margin(manifest)
         spec = {s.name: s for s in self.model.backend.outputs}[manifest.outputs["predictions"]]
         self._dequant = (spec.scale, spec.zero_point) if spec.scale is not None else None
 
     def preprocess(self, image: np.ndarray, person_box=None) -> tuple[np.ndarray, CropBox]:
         """The model input for the person crop (the whole photo when ``person_box`` is None)."""
-        spec = self.manifest.input
-        aspect = spec.width / spec.height
-        if person_box is None:
-            crop = whole_photo_crop_box(image.shape[1], image.shape[0], aspect=aspect)
-        else:
-            crop = person_crop_box(person_box, aspect=aspect, margin=self.margin)
-        return spec.normalize(cut_crop(image, crop, spec.width, spec.height)), crop
+        return person_crop_input(self.manifest, image, person_box)
 
     def postprocess(
         self, outputs: dict[str, np.ndarray], crop: CropBox, image_size: tuple[int, int], *, thresholds: np.ndarray

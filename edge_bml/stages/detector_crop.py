@@ -47,7 +47,10 @@ class CropBox:
         return (np.asarray(xyxy, np.float32) - offset) * scale
 
 
-def person_crop_box(person_box, *, aspect: float, margin: float = 0.08) -> CropBox:
+DEFAULT_PERSON_CROP_MARGIN = 0.08  # of the person box's height, on every side; manifests may set their own
+
+
+def person_crop_box(person_box, *, aspect: float, margin: float = DEFAULT_PERSON_CROP_MARGIN) -> CropBox:
     """The crop around ``person_box`` (xyxy): ``margin`` of its height added on every side, then
     grown to ``aspect`` (width / height).
 

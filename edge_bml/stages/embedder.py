@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edge_bml.errors import ImageError
-from edge_bml.geometry import letterbox
+from edge_bml.stages.inputs import embedder_input
 from edge_bml.stages.model_stage import ModelStage
 
 
@@ -35,10 +35,7 @@ class ArticleEmbedder(ModelStage):
         """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
             raise ImageError(f"an article crop must be a non-empty HxWx3 RGB image, got shape {rgb.shape}")
-        spec = self.manifest.input
-        pad = int(self.manifest.decoder.get("pad_value", 124))
-        boxed, _ = letterbox(np.ascontiguousarray(rgb, dtype=np.uint8), spec.width, spec.height, pad_value=pad)
-        return spec.normalize(boxed)
+        return embedder_input(self.manifest, rgb)
 
     def embed(self, crops: Sequence[np.ndarray], *, batch_size: int = 16) -> np.ndarray:
         """Vectors of ``crops`` as an ``(N, dims)`` float32 array, each row of unit length.

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 
 from edge_bml.errors import InputSpecError, ManifestError
-from edge_bml.stages.detector_crop import CropBox, cut_crop, person_crop_box, whole_photo_crop_box
+from edge_bml.stages.detector_crop import CropBox
+from edge_bml.stages.inputs import person_crop_input, person_crop_margin
 from edge_bml.stages.model_stage import ModelStage
 
 UPSAMPLING = ("bilinear", "nearest")
@@ -88,7 +89,7 @@ class GarmentParser(ModelStage):
         if upsample not in UPSAMPLING:
             raise ValueError(f"upsample must be one of {UPSAMPLING}, got {upsample!r}")
         self.upsample = upsample
-        self.margin = float(manifest.decoder.get("person_crop_margin", 0.08))
+        self.margin = person_crop_margin(manifest)
         spec = {s.name: s for s in self.model.backend.outputs}[manifest.outputs["logits"]]
         self._dequant = (spec.scale, spec.zero_point) if spec.scale is not None else None
 
@@ -98,13 +99,7 @@ class GarmentParser(ModelStage):
         Raises:
             ImageError: the image is not HxWx3; ValueError: the person box is empty or not finite.
         """
-        spec = self.manifest.input
-        aspect = spec.width / spec.height
-        if person_box is None:
-            crop = whole_photo_crop_box(image.shape[1], image.shape[0], aspect=aspect)
-        else:
-            crop = person_crop_box(person_box, aspect=aspect, margin=self.margin)
-        return spec.normalize(cut_crop(image, crop, spec.width, spec.height)), crop
+        return person_crop_input(self.manifest, image, person_box)
 
     def _logits(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
         """(C, h, w) float32 logits from the model output (NCHW, or NHWC as a TFLite export has it)."""

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_bml.geometry import RotatedRect, letterbox
+from edge_bml.geometry import RotatedRect
 from edge_bml.model_registry import choose_variant
+from edge_bml.stages.inputs import landmark_input, pose_detection_input
 from edge_bml.stages.model_stage import ModelStage
 from edge_bml.stages.ssd_anchors import generate_anchors
 from edge_bml.stages.weighted_nms import weighted_nms
@@ -191,9 +192,7 @@ class PoseDetector(ModelStage):
         self.roi_scale = float(roi["scale"])
 
     def preprocess(self, image: np.ndarray):
-        spec = self.manifest.input
-        padded, box = letterbox(image, spec.width, spec.height)
-        return spec.normalize(padded), box
+        return pose_detection_input(self.manifest, image)
 
     def postprocess(self, outputs: dict[str, np.ndarray], box, image_size: tuple[int, int]) -> list[PersonDetection]:
         raw = outputs["boxes"].reshape(len(self.anchors), -1)
@@ -271,10 +270,10 @@ class PoseLandmarker(ModelStage):
         self.refine_kernel = int(refine.get("kernel_size", 0))
         self.refine_min_confidence = float(refine.get("min_confidence", 0.5))
 
-    def _read(self, crop: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    def _read(self, tensor: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Pose score, (N, 2) landmarks in [0, 1] crop coordinates and the raw (N, values) rows."""
         spec = self.manifest.input
-        outputs = self.infer(spec.normalize(crop))
+        outputs = self.infer(tensor)
         score = float(outputs["pose_flag"].reshape(-1)[0])
         raw = outputs["landmarks"].reshape(-1, self.values)[: self.num_landmarks]
         crop_xy = raw[:, :2] / np.array([spec.width, spec.height], np.float32)
@@ -287,12 +286,13 @@ class PoseLandmarker(ModelStage):
     def __call__(self, image: np.ndarray, detection: PersonDetection) -> PersonPose | None:
         """Landmarks of the person in ``detection``, or None where the model says no pose is there."""
         spec = self.manifest.input
-        crop = detection.roi.crop(image, spec.width)
-        score, crop_xy, raw = self._read(crop)
+        tensor = landmark_input(self.manifest, image, detection.roi)
+        score, crop_xy, raw = self._read(tensor)
         if score < self.min_pose_score:
             return None
         if self.mirror_average:
-            _, mirror_xy, mirror_raw = self._read(np.ascontiguousarray(crop[:, ::-1]))
+            width_axis = 3 if spec.layout == "NCHW" else 2  # the mirrored crop, normalised the same way
+            _, mirror_xy, mirror_raw = self._read(np.ascontiguousarray(np.flip(tensor, axis=width_axis)))
             mirror_xy = mirror_xy[MIRROR_INDEX]
             mirror_xy[:, 0] = 1.0 - mirror_xy[:, 0]
             crop_xy = (crop_xy + mirror_xy) / 2
