@@ -44,8 +44,8 @@ def _swatch(lab) -> str:
     return f'<span class="swatch" style="background:{colour}" title="colour {colour}"></span>'
 
 
-def look_section(look: Look, image: np.ndarray, *, catalog_dir: Path | None, categories: tuple[str, ...]) -> str:
-    """One look as an HTML section."""
+def look_section(look: Look, image: np.ndarray, *, catalog=None, categories: tuple[str, ...]) -> str:
+    """One look as an HTML section; product thumbnails come from ``catalog`` (a ``Catalog``), where given."""
     height, width = image.shape[:2]
     boxes = []
     font = max(width, height) / 45
@@ -66,7 +66,8 @@ def look_section(look: Look, image: np.ndarray, *, catalog_dir: Path | None, cat
     for article in look.articles:
         cards = []
         for match in article.matches:
-            src = _thumbnail(catalog_dir / match.file) if catalog_dir else ""
+            path = catalog.image_path(match) if catalog is not None else None
+            src = _thumbnail(path) if path is not None else ""
             img = f'<img src="{src}" alt="">' if src else '<div class="noimg"></div>'
             cards.append(
                 f'<div class="card">{img}<div>{_swatch(match.colour)}{html.escape(match.title or match.id)}</div>'

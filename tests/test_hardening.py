@@ -495,3 +495,13 @@ def test_a_verification_stamp_skips_hashing_until_a_file_changes(catalog, monkey
     with pytest.raises(CatalogIntegrityError, match=r"top\.usearch: sha256 differs"):
         Catalog(catalog)
     assert main(["catalog", "verify", "--catalog", str(catalog)]) == 2
+
+
+def test_catalog_image_path_stays_in_the_image_folder(catalog, catalog_source):
+    _, images = catalog_source
+    with Catalog(catalog) as opened:
+        row = next(iter(opened.products.values()))
+        assert opened.image_path(row) == (images / row["file"]).resolve()
+        assert opened.image_path({**row, "file": "../items.csv"}) is None
+        assert opened.image_path({**row, "file": "/etc/passwd"}) is None
+        assert opened.image_path({**row, "file": ""}) is None

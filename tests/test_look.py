@@ -61,10 +61,10 @@ def test_the_gate_stops_cut_photos_and_says_what_to_do(pipeline, ccp_val, data_d
     assert cut.shot == "upper_body" and cut.articles == []
     assert cut.stopped.startswith("the feet are out of frame")
     assert cut.timings_ms["detect"] == 0.0
-    garment = next((data_dir / "clothing" / "images").glob("*.jpg"))
+    garment = sorted((data_dir / "clothing" / "images").glob("*.jpg"))[0]  # a flat-lay: nobody in it
     empty = pipeline(garment)
-    if empty.shot == "no_person":
-        assert empty.stopped.startswith("no person was found") and empty.person_box is None
+    assert empty.shot == "no_person" and empty.articles == []
+    assert empty.stopped.startswith("no person was found") and empty.person_box is None
 
 
 def test_look_cli_json_draw_and_html(catalog, ccp_val, tmp_path, capsys):

@@ -114,7 +114,8 @@ def test_mirroring_swaps_left_and_right_and_keeps_front(val_runs):
     sides = [b == swap[a] for a, b in pairs if a in ("left", "right")]
     assert len(fronts) > 100
     assert np.mean(fronts) >= 0.95
-    assert np.mean(sides) >= 0.9 if sides else True
+    assert len(sides) >= 3, "CCP val should hold a few side views (4 with the default pose variants)"
+    assert np.mean(sides) >= 0.75  # 4 of 4 swap here; evaluate pose gives 0.8 with other variants
 
 
 def test_mirrored_landmarks_match(val_runs):

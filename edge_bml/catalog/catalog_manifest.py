@@ -9,7 +9,7 @@ from typing import Any
 
 from edge_bml.catalog.vectors import DTYPES, METRIC
 from edge_bml.catalog.verification_stamp import stamp_matches, write_stamp
-from edge_bml.errors import CatalogError, CatalogIntegrityError
+from edge_bml.errors import CatalogEmbedderMismatchError, CatalogError, CatalogIntegrityError
 from edge_bml.manifest import sha256_file, write_json_atomic
 
 CATALOG_MANIFEST = "catalog.json"
@@ -45,6 +45,20 @@ class CatalogManifest:
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, **asdict(self), "total": self.total}
+
+
+def check_embedder(directory: str | Path, manifest: CatalogManifest, name: str, sha256: str) -> None:
+    """Refuse an embedder other than the one that built the catalog: its vectors are not comparable.
+
+    Raises:
+        CatalogEmbedderMismatchError: ``sha256`` is not the catalog's embedder's.
+    """
+    if sha256 != manifest.embedder_sha256:
+        raise CatalogEmbedderMismatchError(
+            f"{directory} was built with embedder {manifest.embedder_name} ({manifest.embedder_sha256[:12]}...), "
+            f"not {name} ({sha256[:12]}...): its vectors are not comparable; use the embedder that built the "
+            "catalog (--embedder) or rebuild the catalog"
+        )
 
 
 def shard_path(directory: Path, category: str) -> Path:

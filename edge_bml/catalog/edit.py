@@ -14,6 +14,7 @@ from edge_bml.catalog.build import embed_products, embedder_identity
 from edge_bml.catalog.catalog_manifest import (
     SHARDS_DIR,
     CatalogManifest,
+    check_embedder,
     file_records,
     product_row,
     read_catalog_manifest,
@@ -27,7 +28,7 @@ from edge_bml.catalog.products import ColumnMap, read_products
 from edge_bml.catalog.shards import new_index, open_shard
 from edge_bml.catalog.staging import staged_directory
 from edge_bml.catalog.vectors import to_stored
-from edge_bml.errors import CatalogEmbedderMismatchError, CatalogError
+from edge_bml.errors import CatalogError
 from edge_bml.manifest import sha256_file, write_json_atomic
 
 
@@ -68,12 +69,7 @@ def add_products(
     """
     directory = Path(directory)
     manifest = read_catalog_manifest(directory)
-    name, sha = embedder_identity(embedder)
-    if sha != manifest.embedder_sha256:
-        raise CatalogEmbedderMismatchError(
-            f"{directory} was built with {manifest.embedder_name} ({manifest.embedder_sha256[:12]}...), "
-            f"not {name} ({sha[:12]}...): add products with the same embedder"
-        )
+    check_embedder(directory, manifest, *embedder_identity(embedder))
     rows = read_products_file(directory)
     products, _ = read_products(Path(items_csv), Path(images_dir), columns=columns or ColumnMap())
     existing = {row["id"] for row in rows}

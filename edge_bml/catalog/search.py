@@ -8,6 +8,7 @@ import numpy as np
 
 from edge_bml.catalog.catalog_manifest import (
     CatalogManifest,
+    check_embedder,
     read_catalog_manifest,
     read_products_file,
     shard_path,
@@ -15,8 +16,9 @@ from edge_bml.catalog.catalog_manifest import (
 )
 from edge_bml.catalog.colour_rerank import DEFAULT_CANDIDATES, check_weight, rerank
 from edge_bml.catalog.matches import Match, Matches
+from edge_bml.catalog.products import confined_image
 from edge_bml.catalog.shards import open_shard, search_shards
-from edge_bml.errors import CatalogCategoryError, CatalogEmbedderMismatchError, CatalogError, CatalogIntegrityError
+from edge_bml.errors import CatalogCategoryError, CatalogError, CatalogIntegrityError
 
 
 class Catalog:
@@ -45,13 +47,8 @@ class Catalog:
         """
         self.directory = Path(directory)
         self.manifest: CatalogManifest = read_catalog_manifest(self.directory)
-        if embedder_sha256 is not None and embedder_sha256 != self.manifest.embedder_sha256:
-            raise CatalogEmbedderMismatchError(
-                f"{self.directory} was built with embedder {self.manifest.embedder_name} "
-                f"(sha256 {self.manifest.embedder_sha256[:12]}...), but the embedder given has sha256 "
-                f"{embedder_sha256[:12]}...: its vectors are not comparable; search with that embedder "
-                "(--embedder) or rebuild the catalog"
-            )
+        if embedder_sha256 is not None:
+            check_embedder(self.directory, self.manifest, "the embedder given", embedder_sha256)
         verify_catalog_files(self.directory, self.manifest, hashes=not trust, use_stamp=use_stamp)
         self.shards = {c: open_shard(shard_path(self.directory, c), view=view) for c in self.manifest.counts}
         rebuild = "rebuild the catalog (`edge-bml catalog build`)"
@@ -85,13 +82,16 @@ class Catalog:
             CatalogEmbedderMismatchError: it is another model.
         """
         manifest = embedder.manifest
-        sha = manifest.sha256[manifest.model_file]
-        if sha != self.manifest.embedder_sha256:
-            raise CatalogEmbedderMismatchError(
-                f"{self.directory} was built with embedder {self.manifest.embedder_name} "
-                f"(sha256 {self.manifest.embedder_sha256[:12]}...), not {manifest.name} ({sha[:12]}...): "
-                "search with the embedder that built it (--embedder) or rebuild the catalog"
-            )
+        check_embedder(self.directory, self.manifest, manifest.name, manifest.sha256[manifest.model_file])
+
+    def image_path(self, row) -> Path | None:
+        """The photo of a product (a product row or a ``Match``) inside the catalog's image folder; None
+        where the catalog records no folder or the file would lie outside it."""
+        images_dir = self.manifest.source.get("images_dir")
+        file = row.get("file") if isinstance(row, dict) else getattr(row, "file", None)
+        if not images_dir or not file:
+            return None
+        return confined_image(Path(images_dir), file)
 
     @property
     def has_colours(self) -> bool:

@@ -142,10 +142,7 @@ def run(args: argparse.Namespace) -> int:
                 write_png(target, draw_look(image, look, categories=categories))
                 print(f"wrote {target}", file=sys.stderr if args.json else sys.stdout)
             if args.html:
-                catalog_dir = None
-                if pipeline.catalog is not None:
-                    catalog_dir = Path(pipeline.catalog.manifest.source.get("images_dir", ""))
-                sections.append(look_section(look, image, catalog_dir=catalog_dir, categories=categories))
+                sections.append(look_section(look, image, catalog=pipeline.catalog, categories=categories))
     if args.html:
         write_look_html(args.html, sections)
         if not args.json:

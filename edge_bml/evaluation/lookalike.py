@@ -20,23 +20,29 @@ import numpy as np
 from edge_bml.catalog.build import product_view
 from edge_bml.catalog.progress import Progress
 from edge_bml.colour import delta_e, median_lab
-from edge_bml.errors import EvaluationDataError
+from edge_bml.errors import CatalogError, EvaluationDataError
 from edge_bml.image_io import read_image
 
 TOP = 5
 
 
+def _product_photo(catalog, row: dict) -> Path:
+    path = catalog.image_path(row)
+    if path is None:
+        raise CatalogError(f"product {row['id']}: its photo {row.get('file')!r} is not in the catalog's image folder")
+    return path
+
+
 def catalog_colours(catalog) -> dict[str, tuple[np.ndarray, list[str]]]:
     """Per category: the products' colours ``(n, 3)`` and their ids; computed from the photos (the
     build's rule) where the catalog predates stored colours."""
-    images_dir = Path(catalog.manifest.source.get("images_dir", ""))
     rows = list(catalog.products.values())
     missing = [row for row in rows if row.get("colour") is None]
     computed: dict[str, np.ndarray] = {}
     if missing:
         progress = Progress(len(missing), label="product colours")
         for row in missing:
-            computed[row["id"]] = product_view(read_image(images_dir / row["file"]), fill=False)[1]
+            computed[row["id"]] = product_view(read_image(_product_photo(catalog, row)), fill=False)[1]
             progress.update()
         progress.close()
     by_category: dict[str, tuple[list, list]] = {}

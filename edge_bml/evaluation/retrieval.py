@@ -88,7 +88,6 @@ def instance_recall(
         CatalogError: a held-out id is not in the catalog, or its photo cannot be read.
     """
     rows = {row["id"]: row for row in catalog.products.values()}
-    images_dir = Path(catalog.manifest.source.get("images_dir", ""))
     missing = [i for i in holdout if i not in rows]
     if missing:
         raise CatalogError(f"{len(missing)} held-out ids are not in the catalog, e.g. {missing[:3]}")
@@ -100,8 +99,11 @@ def instance_recall(
         chunk = ids[start : start + 32]
         views = []
         for offset, item_id in enumerate(chunk):
+            path = catalog.image_path(rows[item_id])
+            if path is None:
+                raise CatalogError(f"held-out item {item_id}: its photo is not in the catalog's image folder")
             try:
-                photo = read_image(images_dir / rows[item_id]["file"])
+                photo = read_image(path)
             except ImageError as error:
                 raise CatalogError(f"held-out item {item_id}: {error}") from error
             rng = np.random.default_rng([seed, start + offset])

@@ -248,9 +248,8 @@ def create_app(
         row = state["products"].get(product_id)
         if row is None:
             return counted("product_image", _error(404, f"no product {product_id!r}"))
-        root = Path(catalog.manifest.source.get("images_dir", "")).resolve()
-        path = (root / row.get("file", "")).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
+        path = catalog.image_path(row)
+        if path is None or not path.is_file():
             return counted("product_image", _error(404, f"no image for product {product_id!r}"))
         return counted("product_image", FileResponse(path))
 
