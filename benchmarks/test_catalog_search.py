@@ -35,8 +35,8 @@ def clothing_catalog(data_dir):
 
 def _street_queries(catalog, data_dir) -> np.ndarray:
     """Embeddings of the annotated article crops of 20 CCP val photos, made with the catalog's embedder."""
-    from edge_bml.catalog.embedder_choice import open_embedder
     from edge_bml.image_io import read_image
+    from edge_bml.stages.catalog_embedder import open_embedder
 
     annotations = json.loads((data_dir / "ccp" / "annotations.json").read_text())
     crops = []

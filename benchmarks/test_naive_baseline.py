@@ -30,8 +30,8 @@ def baseline(data_dir):
         export_backbone(variant, size=192)
     if not (catalog / "catalog.json").is_file():
         from edge_bml.catalog.build import build_catalog
-        from edge_bml.catalog.embedder_choice import open_embedder
         from edge_bml.catalog.products import ColumnMap
+        from edge_bml.stages.catalog_embedder import open_embedder
 
         with open_embedder(str(variant), threads=2) as embedder:
             clothing = data_dir / "clothing"
@@ -41,9 +41,9 @@ def baseline(data_dir):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_naive_whole_image(benchmark, full_shot_photos, baseline, threads):
-    from edge_bml.catalog.embedder_choice import open_embedder
     from edge_bml.catalog.search import Catalog
     from edge_bml.evaluation.naive_baseline import NaiveWholeImageSearch
+    from edge_bml.stages.catalog_embedder import open_embedder
 
     variant, catalog_dir = baseline
     benchmark.group = "naive_baseline"

@@ -99,7 +99,7 @@ class LookPipeline:
             ModelNotFoundError, BackendUnavailableError, ChecksumMismatchError: a model cannot be loaded.
             CatalogError: the catalog cannot be opened; CatalogEmbedderMismatchError: its embedder differs.
         """
-        from edge_bml.catalog.embedder_choice import open_embedder
+        from edge_bml.stages.catalog_embedder import open_catalog_embedder
 
         self.options = options = options or LookOptions()
         self._closers = []
@@ -124,9 +124,8 @@ class LookPipeline:
                 self.catalog = Catalog(options.catalog)
                 self._closers.append(self.catalog.close)
                 _, _, threads = options.choice("embedder")
-                self.embedder = open_embedder(None, catalog=self.catalog.manifest, threads=threads)
+                self.embedder = open_catalog_embedder(self.catalog, threads=threads)
                 self._closers.append(self.embedder.close)
-                self.catalog.check_embedder(self.embedder)
         except BaseException:
             self.close()
             raise

@@ -11,12 +11,12 @@ from edge_bml.catalog.build import build_catalog
 from edge_bml.catalog.catalog_manifest import read_catalog_manifest
 from edge_bml.catalog.colour_rerank import DEFAULT_COLOUR_WEIGHT
 from edge_bml.catalog.edit import add_products, remove_products
-from edge_bml.catalog.embedder_choice import open_embedder
 from edge_bml.catalog.products import ColumnMap
 from edge_bml.catalog.search import Catalog
 from edge_bml.catalog.vectors import DTYPES
 from edge_bml.cli.arg_types import non_negative_float, positive_int
 from edge_bml.errors import CatalogError
+from edge_bml.stages.catalog_embedder import open_embedder
 
 
 def _columns(args: argparse.Namespace) -> ColumnMap:

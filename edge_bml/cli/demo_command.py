@@ -33,9 +33,9 @@ def ensure_default_catalog(root: Path, target: Path, *, threads: int | None = No
     """Build the clothing catalog into ``target`` unless a catalog is already there."""
     from edge_bml.catalog.build import build_catalog
     from edge_bml.catalog.catalog_manifest import read_catalog_manifest
-    from edge_bml.catalog.embedder_choice import open_embedder
     from edge_bml.catalog.products import ColumnMap
     from edge_bml.errors import CatalogError
+    from edge_bml.stages.catalog_embedder import open_embedder
 
     try:
         read_catalog_manifest(target)

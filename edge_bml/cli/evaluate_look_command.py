@@ -91,10 +91,10 @@ def add_naive_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_naive(args: argparse.Namespace) -> int:
-    from edge_bml.catalog.embedder_choice import open_embedder
     from edge_bml.catalog.search import Catalog
     from edge_bml.evaluation.detector_eval import load_annotations
     from edge_bml.evaluation.naive_baseline import NaiveWholeImageSearch, evaluate_naive
+    from edge_bml.stages.catalog_embedder import open_embedder
 
     images = load_annotations(annotations_path(args.data), split=args.split)[: args.limit]
     with Catalog(args.catalog) as catalog:

@@ -12,12 +12,12 @@ from edge_bml.cli.evaluate_command import evaluate_subparsers
 
 def run(args: argparse.Namespace) -> int:
     from edge_bml.catalog.catalog_manifest import read_catalog_manifest
-    from edge_bml.catalog.embedder_choice import open_embedder
     from edge_bml.catalog.search import Catalog
     from edge_bml.errors import CatalogError
     from edge_bml.evaluation.lookalike import catalog_colours, lookalike_figures, lookalike_queries
     from edge_bml.evaluation.retrieval import category_precision, instance_recall, read_holdout
     from edge_bml.stages.article_views import optional_parser
+    from edge_bml.stages.catalog_embedder import open_embedder
 
     manifest = read_catalog_manifest(args.catalog)
     embedder = open_embedder(args.embedder, catalog=manifest, threads=args.threads)

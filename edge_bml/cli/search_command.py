@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 from edge_bml.catalog.catalog_manifest import read_catalog_manifest
-from edge_bml.catalog.embedder_choice import open_embedder
 from edge_bml.catalog.search import Catalog
 from edge_bml.cli.arg_types import non_negative_float, positive_int
 from edge_bml.foreground import garment_colour
 from edge_bml.image_io import read_image
+from edge_bml.stages.catalog_embedder import open_embedder
 from edge_bml.timing import StageTimer
 
 

@@ -1,4 +1,8 @@
-"""Which embedder a catalog command uses: a variant folder, a variant name, or the catalog's own."""
+"""The embedder that goes with a catalog: a variant folder, a variant name, or the catalog's own.
+
+``catalog/`` stays about storage; opening models for it happens here, and the check that the
+embedder is the catalog's own happens once, in ``Catalog.check_embedder``.
+"""
 
 from __future__ import annotations
 
@@ -32,3 +36,19 @@ def open_embedder(
         if path.is_dir():
             return ArticleEmbedder(load_manifest(path), threads=threads)
     return ArticleEmbedder(select_variant("embedder", threads=threads), threads=threads)
+
+
+def open_catalog_embedder(catalog, *, threads: int | None = None) -> ArticleEmbedder:
+    """The embedder that built ``catalog`` (an open ``Catalog``), checked against it.
+
+    Raises:
+        ModelNotFoundError: no embedder is installed; CatalogEmbedderMismatchError: the installed variant of
+        that name is another model than the one that built the catalog.
+    """
+    embedder = open_embedder(None, catalog=catalog.manifest, threads=threads)
+    try:
+        catalog.check_embedder(embedder)
+    except BaseException:
+        embedder.close()
+        raise
+    return embedder
