@@ -38,7 +38,11 @@ CHUNK = 256
 
 def embedder_identity(embedder) -> tuple[str, str]:
     """(name, sha256 of the model file) that a catalog records and search checks."""
-    manifest = embedder.manifest
+    return variant_identity(embedder.manifest)
+
+
+def variant_identity(manifest) -> tuple[str, str]:
+    """(name, sha256 of the model file) of an embedder variant's manifest."""
     return manifest.name, manifest.sha256[manifest.model_file]
 
 
@@ -96,6 +100,89 @@ def embed_products(
     return vectors, failures, colours
 
 
+@dataclasses.dataclass(frozen=True)
+class BuildOutput:
+    """What embedding a product table produced, whichever engine ran it (local or Ray)."""
+
+    products: list[Product]
+    skipped: list
+    vectors: dict[str, np.ndarray]
+    failures: dict[str, str]
+    colours: dict[str, np.ndarray]
+
+
+def write_catalog(
+    out: Path,
+    built: BuildOutput,
+    *,
+    embedder: tuple[str, str],
+    dtype: str,
+    columns: ColumnMap,
+    source: dict,
+    colour_weight: float,
+    started: dt.datetime,
+    seconds: float,
+    extra_metrics: dict | None = None,
+) -> CatalogManifest:
+    """Per-category shards, the product table, ``build_report.json`` and ``catalog.json`` of ``out``,
+    written aside and renamed into place; every engine ends here, so their catalogs are alike.
+
+    Raises:
+        CatalogError: no product was embedded.
+    """
+    vectors, failures = built.vectors, built.failures
+    kept = [p for p in built.products if p.id in vectors]
+    if not kept:
+        where = source.get("images_dir", "the images folder")
+        raise CatalogError(f"no product photo under {where} could be read ({len(failures)} failed); nothing to build")
+    name, sha = embedder
+    dims = int(next(iter(vectors.values())).shape[0])
+    rows, shards, by_category = [], {}, {}
+    for key_number, product in enumerate(kept):
+        by_category.setdefault(product.category, []).append(key_number)
+        rows.append(product_row(key_number, product, built.colours[product.id]))
+    matrix = np.stack([vectors[p.id] for p in kept]).astype(np.float32)
+    for category, keys in sorted(by_category.items()):
+        index = new_index(dims, dtype)
+        index.add(np.asarray(keys, np.uint64), to_stored(matrix[keys], dtype))
+        shards[category] = index
+    recall = recall_vs_exact(shards, matrix, dtype=dtype, k=10, sample=500)
+    manifest = CatalogManifest(
+        embedder_name=name,
+        embedder_sha256=sha,
+        dims=dims,
+        dtype=dtype,
+        metric=METRIC,
+        counts={c: len(k) for c, k in sorted(by_category.items())},
+        built_at=started.isoformat(timespec="seconds"),
+        columns=vars(columns),
+        source=source,
+        colour=colour_settings(colour_weight),
+        metrics={
+            "build_seconds": round(seconds, 1),
+            "recall_at_10_vs_exact_f32": recall,
+            "unreadable_images": len(failures),
+            "skipped_rows": len(built.skipped),
+            **(extra_metrics or {}),
+        },
+    )
+    with staged_directory(out) as staging:
+        (staging / "shards").mkdir()
+        for category, index in shards.items():
+            index.save(str(shard_path(staging, category)))
+        write_products_file(staging, rows)
+        write_json_atomic(
+            staging / REPORT_FILE,
+            {
+                "unreadable_images": [{"id": i, "error": e} for i, e in sorted(failures.items())],
+                "skipped_rows": [vars(s) for s in built.skipped],
+            },
+        )
+        manifest = dataclasses.replace(manifest, files=file_records(staging, manifest.counts))
+        write_catalog_manifest(staging, manifest)
+    return manifest
+
+
 def build_catalog(
     items_csv: str | Path,
     images_dir: str | Path,
@@ -143,53 +230,16 @@ def build_catalog(
     vectors, failures, colours = embed_products(
         products, embedder, cache, batch_size=batch_size, on_progress=on_progress, chunk=chunk
     )
-    kept = [p for p in products if p.id in vectors]
-    if not kept:
-        raise CatalogError(
-            f"no product photo under {images_dir} could be read ({len(failures)} failed); nothing to build"
-        )
-    dims = int(next(iter(vectors.values())).shape[0])
-    rows, shards, by_category = [], {}, {}
-    for key_number, product in enumerate(kept):
-        by_category.setdefault(product.category, []).append(key_number)
-        rows.append(product_row(key_number, product, colours[product.id]))
-    matrix = np.stack([vectors[p.id] for p in kept]).astype(np.float32)
-    for category, keys in sorted(by_category.items()):
-        index = new_index(dims, dtype)
-        index.add(np.asarray(keys, np.uint64), to_stored(matrix[keys], dtype))
-        shards[category] = index
-    recall = recall_vs_exact(shards, matrix, dtype=dtype, k=10, sample=500)
-    manifest = CatalogManifest(
-        embedder_name=name,
-        embedder_sha256=sha,
-        dims=dims,
+    manifest = write_catalog(
+        out,
+        BuildOutput(products, skipped, vectors, failures, colours),
+        embedder=(name, sha),
         dtype=dtype,
-        metric=METRIC,
-        counts={c: len(k) for c, k in sorted(by_category.items())},
-        built_at=started.isoformat(timespec="seconds"),
-        columns=vars(columns),
+        columns=columns,
         source={"items_csv": str(items_csv.resolve()), "images_dir": str(images_dir.resolve())},
-        colour=colour_settings(colour_weight),
-        metrics={
-            "build_seconds": round(time.perf_counter() - clock, 1),
-            "recall_at_10_vs_exact_f32": recall,
-            "unreadable_images": len(failures),
-            "skipped_rows": len(skipped),
-        },
+        colour_weight=colour_weight,
+        started=started,
+        seconds=time.perf_counter() - clock,
     )
-    with staged_directory(out) as staging:
-        (staging / "shards").mkdir()
-        for category, index in shards.items():
-            index.save(str(shard_path(staging, category)))
-        write_products_file(staging, rows)
-        write_json_atomic(
-            staging / REPORT_FILE,
-            {
-                "unreadable_images": [{"id": i, "error": e} for i, e in sorted(failures.items())],
-                "skipped_rows": [vars(s) for s in skipped],
-            },
-        )
-        manifest = dataclasses.replace(manifest, files=file_records(staging, manifest.counts))
-        write_catalog_manifest(staging, manifest)
     cache.remove()
     return manifest

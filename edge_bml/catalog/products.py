@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +25,13 @@ class ColumnMap:
 
 @dataclass(frozen=True)
 class Product:
-    """One catalog row; ``image`` is where its photo is read from at build time."""
+    """One catalog row; ``image`` is where its photo is read from at build time (a path, or a URI on Ray)."""
 
     id: str
     category: str
     title: str
     file: str
-    image: Path
+    image: Path | str
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -93,45 +94,71 @@ def read_products(items_csv: Path, images_dir: Path, *, columns: ColumnMap) -> t
     with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         header = list(reader.fieldnames or ())
-        if not header:
-            raise CatalogError(f"{items_csv} is empty: it needs a header row")
-        wanted = [c for c in (columns.id, columns.file, columns.category, columns.title) if c]
-        missing = [c for c in wanted if c not in header]
-        if missing:
-            raise CatalogColumnError(
-                f"{items_csv} has no column(s) {missing}; its columns are {header} "
-                "(pick others with --id-col/--file-col/--category-col/--title-col)"
+        return products_from_rows(
+            enumerate(reader, start=2),
+            header,
+            columns=columns,
+            table=str(items_csv),
+            locate=lambda file: confined_image(images_dir, file),
+            images=str(images_dir),
+        )
+
+
+def products_from_rows(
+    rows: Iterable[tuple[int, dict]],
+    header: list[str],
+    *,
+    columns: ColumnMap,
+    table: str,
+    locate: Callable[[str], Path | str | None],
+    images: str,
+) -> tuple[list[Product], list[SkippedRow]]:
+    """Products of (line, row) pairs from any table format; ``locate(file)`` gives where a photo is read
+    from, or None where the file must not be read (outside the images folder).
+
+    Raises:
+        CatalogError: the table has no header or repeats an id.
+        CatalogColumnError: a named column is not in the header.
+    """
+    if not header:
+        raise CatalogError(f"{table} is empty: it needs a header row")
+    wanted = [c for c in (columns.id, columns.file, columns.category, columns.title) if c]
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise CatalogColumnError(
+            f"{table} has no column(s) {missing}; its columns are {header} "
+            "(pick others with --id-col/--file-col/--category-col/--title-col)"
+        )
+    used = set(wanted)
+    products, skipped, seen = [], [], set()
+    for line, row in rows:
+        product_id = str(row.get(columns.id) or "").strip()
+        category = str(row.get(columns.category) or "").strip()
+        if not product_id or not category:
+            skipped.append(SkippedRow(line, product_id, "empty id" if not product_id else "empty category"))
+            continue
+        if product_id in seen:
+            raise CatalogError(f"{table} line {line}: id {product_id!r} appears twice")
+        seen.add(product_id)
+        name = category_name(category)
+        if name is None:
+            reason = f"category {category!r} is not a safe name (letters, digits, '_' and '-' only)"
+            skipped.append(SkippedRow(line, product_id, reason))
+            continue
+        file = str(row.get(columns.file) or "").strip()
+        image = locate(file) if file else None
+        if image is None:
+            reason = f"file {file!r} is not inside the images folder {images}" if file else "empty file"
+            skipped.append(SkippedRow(line, product_id, reason))
+            continue
+        products.append(
+            Product(
+                id=product_id,
+                category=name,
+                title=str(row.get(columns.title) or "").strip() if columns.title else "",
+                file=file,
+                image=image,
+                extra={k: str(v) for k, v in row.items() if k not in used and k is not None},
             )
-        used = set(wanted)
-        products, skipped, seen = [], [], set()
-        for line, row in enumerate(reader, start=2):
-            product_id = (row.get(columns.id) or "").strip()
-            category = (row.get(columns.category) or "").strip()
-            if not product_id or not category:
-                skipped.append(SkippedRow(line, product_id, "empty id" if not product_id else "empty category"))
-                continue
-            if product_id in seen:
-                raise CatalogError(f"{items_csv} line {line}: id {product_id!r} appears twice")
-            seen.add(product_id)
-            name = category_name(category)
-            if name is None:
-                reason = f"category {category!r} is not a safe name (letters, digits, '_' and '-' only)"
-                skipped.append(SkippedRow(line, product_id, reason))
-                continue
-            file = (row.get(columns.file) or "").strip()
-            image = confined_image(images_dir, file)
-            if image is None:
-                reason = f"file {file!r} is not inside the images folder {images_dir}" if file else "empty file"
-                skipped.append(SkippedRow(line, product_id, reason))
-                continue
-            products.append(
-                Product(
-                    id=product_id,
-                    category=name,
-                    title=(row.get(columns.title) or "").strip() if columns.title else "",
-                    file=file,
-                    image=image,
-                    extra={k: v for k, v in row.items() if k not in used and k is not None},
-                )
-            )
+        )
     return products, skipped

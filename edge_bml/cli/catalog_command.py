@@ -24,8 +24,16 @@ def _columns(args: argparse.Namespace) -> ColumnMap:
 
 
 def _add_table_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--images", required=True, type=Path, help="folder the file column is relative to")
-    parser.add_argument("--items", required=True, type=Path, help="product table (CSV with a header)")
+    parser.add_argument(
+        "--images",
+        required=True,
+        help="folder the file column is relative to (with --engine ray also a file:// or object-store URI)",
+    )
+    parser.add_argument(
+        "--items",
+        required=True,
+        help="product table: CSV with a header (with --engine ray also Parquet, and a file:// or object-store URI)",
+    )
     parser.add_argument("--id-col", default="id", help="the table's product id column (default: id)")
     parser.add_argument(
         "--file-col", default="file", help="the photo file column, relative to --images (default: file)"
@@ -36,10 +44,14 @@ def _add_table_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
     )
-    parser.add_argument("--batch", type=int, default=16, help="crops per inference batch")
+    parser.add_argument(
+        "--batch", "--batch-size", dest="batch", type=positive_int, default=16, help="crops per inference batch"
+    )
 
 
 def _build(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        return _build_on_ray(args)
     embedder = open_embedder(args.embedder, threads=args.threads)
     started = time.perf_counter()
     manifest = build_catalog(
@@ -89,6 +101,41 @@ def _add(args: argparse.Namespace) -> int:
         f"{args.catalog}: {updated.total - manifest.total} added ({len(failures)} unreadable), {updated.total} in all"
     )
     return 0
+
+
+def _build_on_ray(args: argparse.Namespace) -> int:
+    from edge_bml.catalog.ray_build import RayOptions, build_catalog_on_ray
+
+    if args.resume:
+        raise CatalogError("--resume is for local builds; a Ray build re-embeds what it needs")
+    embedder = open_embedder(args.embedder, threads=1)
+    manifest_of_embedder = embedder.manifest
+    embedder.close()
+    started = time.perf_counter()
+    manifest, rate = build_catalog_on_ray(
+        args.items,
+        args.images,
+        args.out,
+        manifest_of_embedder,
+        options=RayOptions(address=args.ray_address, workers=args.workers, batch_size=args.batch),
+        columns=_columns(args),
+        dtype=args.dtype,
+        colour_weight=args.colour_weight,
+    )
+    print(
+        f"built {args.out} on Ray ({args.workers} workers): {manifest.total} products in {len(manifest.counts)} "
+        f"categories, {time.perf_counter() - started:.1f} s ({rate:.1f} products/s embedding); unreadable images: "
+        f"{manifest.metrics['unreadable_images']} (see {Path(args.out) / 'build_report.json'})"
+    )
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from edge_bml.catalog.compare import compare_catalogs
+
+    result = compare_catalogs(args.catalog, args.other, queries=args.queries)
+    print(json.dumps(result))
+    return 0 if result["counts_equal"] else 1
 
 
 def _add_catalog_args(parser: argparse.ArgumentParser) -> None:
@@ -147,6 +194,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--dtype", choices=DTYPES, default="i8", help="stored vector type (default i8)")
     build.add_argument("--resume", action="store_true", help="reuse embeddings of an interrupted build")
     build.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: an actor pool on Ray Data (pip install -e '.[scale]')",
+    )
+    build.add_argument(
+        "--ray-address", default=None, help="a running Ray cluster (e.g. 10.0.0.1:6379); default: a local Ray"
+    )
+    build.add_argument("--workers", type=positive_int, default=2, help="Ray actors, one embedder each (default 2)")
+    build.add_argument(
         "--colour-weight",
         type=non_negative_float,
         default=DEFAULT_COLOUR_WEIGHT,
@@ -167,6 +224,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "ids", nargs="+", metavar="ID", help="product ids (without --catalog, the first is the catalog folder)"
     )
     remove.set_defaults(func=_remove_command)
+    compare = actions.add_parser("compare", help="counts and top-k agreement of two catalogs of one table")
+    compare.add_argument("--catalog", required=True, type=Path, help="one catalog folder")
+    compare.add_argument("--other", required=True, type=Path, help="the other catalog folder")
+    compare.add_argument("--queries", type=positive_int, default=20, help="searches compared (default 20)")
+    compare.set_defaults(func=_compare)
     verify = actions.add_parser("verify", help="check every catalog file against the sizes and sha256 it records")
     verify.add_argument("--catalog", required=True, type=Path, help="catalog folder")
     verify.set_defaults(func=_verify)
