@@ -97,6 +97,16 @@ def _child(engine: str, workdir: Path) -> dict:
 
         def search(q):
             return search_shards(catalog.shards, q[None], dtype=catalog.manifest.dtype, k=K)[0][0]
+    elif engine.startswith("usearch_i8_partitioned"):
+        from edge_bml.catalog.shards import PartitionedShard, open_shard, search_shards
+
+        parts = sorted(workdir.glob("usearch_part_*.usearch"))
+        shard = {"all": PartitionedShard([open_shard(path, view=True) for path in parts])}
+        for part in shard["all"].parts:
+            part.expansion_search = 64
+
+        def search(q):
+            return search_shards(shard, q[None], dtype="i8", k=K)[0][0]
     elif engine.startswith("usearch"):
         from edge_bml.catalog.shards import open_shard, search_shards
 
@@ -162,14 +172,22 @@ def _run_child(engine: str, workdir: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def synthetic(n: int, dims: int, workdir: Path, *, build_threads: int = 2) -> dict:
-    """Build every engine's index over the same clustered vectors, then measure each in a subprocess."""
-    import faiss
+def synthetic(
+    n: int, dims: int, workdir: Path, *, build_threads: int = 2, partitions: int = 4, usearch_only: bool = False
+) -> dict:
+    """Build every engine's index over the same clustered vectors, then measure each in a subprocess.
 
+    ``usearch_i8_partitioned`` is the catalog's hash partitioning (``partitions`` shards of n/partitions,
+    searched together and merged, efSearch 64 like ``usearch_i8_hnsw``); ``usearch_only`` skips FAISS.
+    """
+    from edge_bml.catalog.catalog_manifest import partition_of
     from edge_bml.catalog.shards import new_index
     from edge_bml.catalog.vectors import to_stored
 
-    faiss.omp_set_num_threads(build_threads)
+    if not usearch_only:
+        import faiss
+
+        faiss.omp_set_num_threads(build_threads)
     say(f"{n:,} clustered {dims}-d vectors")
     vectors = clustered(n, dims, seed=0)
     rng = np.random.default_rng(1)
@@ -191,6 +209,31 @@ def synthetic(n: int, dims: int, workdir: Path, *, build_threads: int = 2) -> di
         "size_mb": round(size_mb(workdir / "usearch.usearch"), 1),
     }
     del index
+    say(f"building USearch i8 HNSW in {partitions} hash partitions ({build_threads} threads)")
+    t = time.perf_counter()
+    owner = np.asarray([partition_of(str(key), partitions) for key in range(n)])
+    for part in range(partitions):
+        keys = np.nonzero(owner == part)[0]
+        index = new_index(dims, "i8")
+        index.add(keys.astype(np.uint64), to_stored(vectors[keys], "i8"), threads=build_threads)
+        index.save(str(workdir / f"usearch_part_{part}.usearch"))
+        del index
+    builds["usearch_i8_partitioned"] = {
+        "build_s": round(time.perf_counter() - t, 1),
+        "size_mb": round(sum(size_mb(p) for p in workdir.glob("usearch_part_*.usearch")), 1),
+        "partitions": partitions,
+    }
+    if usearch_only:
+        builds["numpy_exact"] = {"build_s": 0.0, "size_mb": round(size_mb(workdir / "vectors.npy"), 1)}
+        builds["usearch_i8_exact"] = builds["usearch_i8_hnsw_ef256"] = builds["usearch_i8_hnsw"]
+        return _measure(
+            ("usearch_i8_hnsw", "usearch_i8_partitioned", "usearch_i8_hnsw_ef256"),
+            builds,
+            workdir,
+            n,
+            dims,
+            build_threads,
+        )
     say("building FAISS flat")
     t = time.perf_counter()
     flat = faiss.IndexFlatIP(dims)
@@ -214,15 +257,20 @@ def synthetic(n: int, dims: int, workdir: Path, *, build_threads: int = 2) -> di
     del hnsw
     builds["numpy_exact"] = {"build_s": 0.0, "size_mb": round(size_mb(workdir / "vectors.npy"), 1)}
     builds["usearch_i8_exact"] = builds["usearch_i8_hnsw_ef256"] = builds["usearch_i8_hnsw"]
-    results = []
     engines = (
         "usearch_i8_hnsw",
+        "usearch_i8_partitioned",
         "usearch_i8_hnsw_ef256",
         "usearch_i8_exact",
         "numpy_exact",
         "faiss_flat",
         "faiss_hnsw",
     )
+    return _measure(engines, builds, workdir, n, dims, build_threads)
+
+
+def _measure(engines, builds: dict, workdir: Path, n: int, dims: int, build_threads: int) -> dict:
+    results = []
     for engine in engines:
         say(f"measuring {engine} (1 thread, {QUERIES} queries)")
         results.append({**_run_child(engine, workdir), **builds[engine]})
@@ -283,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--vectors", type=int, default=1_000_000)
     s.add_argument("--dims", type=int, default=256)
     s.add_argument("--build-threads", type=int, default=2, help="threads for index builds (queries use 1)")
+    s.add_argument("--partitions", type=int, default=4, help="hash partitions of the partitioned run (default 4)")
+    s.add_argument("--usearch-only", action="store_true", help="skip the FAISS and exact engines (faster)")
     s.add_argument("--out", type=Path)
     c = sub.add_parser("child")
     c.add_argument("engine")
@@ -295,7 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         result = (
             real(args.catalog, Path(tmp))
             if args.mode == "real"
-            else synthetic(args.vectors, args.dims, Path(tmp), build_threads=args.build_threads)
+            else synthetic(
+                args.vectors,
+                args.dims,
+                Path(tmp),
+                build_threads=args.build_threads,
+                partitions=args.partitions,
+                usearch_only=args.usearch_only,
+            )
         )
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)

@@ -14,8 +14,9 @@ from edge_bml.catalog.catalog_manifest import (
     REPORT_FILE,
     CatalogManifest,
     file_records,
+    partition_of,
     product_row,
-    shard_path,
+    shard_paths,
     write_catalog_manifest,
     write_products_file,
 )
@@ -24,7 +25,7 @@ from edge_bml.catalog.embedding_cache import EmbeddingCache
 from edge_bml.catalog.products import ColumnMap, Product, read_products
 from edge_bml.catalog.progress import Progress
 from edge_bml.catalog.recall_check import recall_vs_exact
-from edge_bml.catalog.shards import new_index
+from edge_bml.catalog.shards import PartitionedShard, new_index, shard_parts
 from edge_bml.catalog.staging import staged_directory
 from edge_bml.catalog.vectors import DTYPES, METRIC, to_stored
 from edge_bml.colour import median_lab
@@ -34,6 +35,9 @@ from edge_bml.image_io import read_image
 from edge_bml.manifest import sha256_file, write_json_atomic
 
 CHUNK = 256
+# A category with more products is split into hash partitions of at most this many vectors, each its
+# own memory-mapped shard (search fans out and merges): HNSW build and open times stay bounded.
+DEFAULT_MAX_SHARD_SIZE = 1_000_000
 
 
 def embedder_identity(embedder) -> tuple[str, str]:
@@ -123,6 +127,7 @@ def write_catalog(
     started: dt.datetime,
     seconds: float,
     extra_metrics: dict | None = None,
+    max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
 ) -> CatalogManifest:
     """Per-category shards, the product table, ``build_report.json`` and ``catalog.json`` of ``out``,
     written aside and renamed into place; every engine ends here, so their catalogs are alike.
@@ -142,10 +147,21 @@ def write_catalog(
         by_category.setdefault(product.category, []).append(key_number)
         rows.append(product_row(key_number, product, built.colours[product.id]))
     matrix = np.stack([vectors[p.id] for p in kept]).astype(np.float32)
+    if max_shard_size < 1:
+        raise CatalogError(f"--max-shard-size must be at least 1, got {max_shard_size}")
+    partitions = {c: -(-len(k) // max_shard_size) for c, k in by_category.items() if len(k) > max_shard_size}
     for category, keys in sorted(by_category.items()):
-        index = new_index(dims, dtype)
-        index.add(np.asarray(keys, np.uint64), to_stored(matrix[keys], dtype))
-        shards[category] = index
+        count = partitions.get(category, 1)
+        parts = [[] for _ in range(count)]
+        for key in keys:
+            parts[partition_of(kept[key].id, count)].append(key)
+        indexes = []
+        for part in parts:
+            index = new_index(dims, dtype)
+            if part:
+                index.add(np.asarray(part, np.uint64), to_stored(matrix[part], dtype))
+            indexes.append(index)
+        shards[category] = indexes[0] if count == 1 else PartitionedShard(indexes)
     recall = recall_vs_exact(shards, matrix, dtype=dtype, k=10, sample=500)
     manifest = CatalogManifest(
         embedder_name=name,
@@ -154,6 +170,7 @@ def write_catalog(
         dtype=dtype,
         metric=METRIC,
         counts={c: len(k) for c, k in sorted(by_category.items())},
+        partitions=dict(sorted(partitions.items())),
         built_at=started.isoformat(timespec="seconds"),
         columns=vars(columns),
         source=source,
@@ -168,8 +185,10 @@ def write_catalog(
     )
     with staged_directory(out) as staging:
         (staging / "shards").mkdir()
-        for category, index in shards.items():
-            index.save(str(shard_path(staging, category)))
+        for category, shard in shards.items():
+            paths = shard_paths(staging, category, partitions.get(category, 1))
+            for index, path in zip(shard_parts([shard]), paths, strict=True):
+                index.save(str(path))
         write_products_file(staging, rows)
         write_json_atomic(
             staging / REPORT_FILE,
@@ -178,7 +197,7 @@ def write_catalog(
                 "skipped_rows": [vars(s) for s in built.skipped],
             },
         )
-        manifest = dataclasses.replace(manifest, files=file_records(staging, manifest.counts))
+        manifest = dataclasses.replace(manifest, files=file_records(staging, manifest.counts, partitions))
         write_catalog_manifest(staging, manifest)
     return manifest
 
@@ -196,6 +215,7 @@ def build_catalog(
     on_progress: Callable[[int, int], None] | None = None,
     chunk: int = CHUNK,
     colour_weight: float = DEFAULT_COLOUR_WEIGHT,
+    max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
 ) -> CatalogManifest:
     """Embed every product photo and write the catalog folder ``out`` (aside, then renamed).
 
@@ -240,6 +260,7 @@ def build_catalog(
         colour_weight=colour_weight,
         started=started,
         seconds=time.perf_counter() - clock,
+        max_shard_size=max_shard_size,
     )
     cache.remove()
     return manifest

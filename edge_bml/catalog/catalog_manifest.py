@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ class CatalogManifest:
     # {relative path: {"size": bytes, "sha256": hex}} of every shard and the product table; empty in
     # catalogs built before it was recorded (their files are then not checked).
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # {category: n} for categories split into n hash partitions (shards/<category>.<i>.usearch); others: 1.
+    partitions: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -62,8 +65,20 @@ def check_embedder(directory: str | Path, manifest: CatalogManifest, name: str, 
 
 
 def shard_path(directory: Path, category: str) -> Path:
-    """Where one category's USearch index lives."""
+    """Where one category's USearch index lives (an unpartitioned category)."""
     return directory / SHARDS_DIR / f"{category}.usearch"
+
+
+def shard_paths(directory: Path, category: str, partitions: int = 1) -> list[Path]:
+    """The USearch files of one category: one, or one per hash partition."""
+    if partitions <= 1:
+        return [shard_path(directory, category)]
+    return [directory / SHARDS_DIR / f"{category}.{i}.usearch" for i in range(partitions)]
+
+
+def partition_of(product_id: str, partitions: int) -> int:
+    """The hash partition a product belongs to (stable across machines and runs)."""
+    return zlib.crc32(product_id.encode("utf-8")) % partitions if partitions > 1 else 0
 
 
 def read_catalog_manifest(directory: str | Path) -> CatalogManifest:
@@ -99,6 +114,7 @@ def read_catalog_manifest(directory: str | Path) -> CatalogManifest:
             files={
                 str(k): {"size": int(v["size"]), "sha256": str(v["sha256"])} for k, v in data.get("files", {}).items()
             },
+            partitions={str(k): int(v) for k, v in data.get("partitions", {}).items()},
         )
     except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as error:
         raise CatalogError(f"{path}: damaged catalog manifest: {error}") from error
@@ -151,16 +167,24 @@ def read_products_file(directory: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def catalog_files(directory: Path, counts: dict[str, int]) -> list[str]:
-    """The files of a catalog that ``catalog.json`` records: one shard per category and the product table."""
-    return [f"{SHARDS_DIR}/{category}.usearch" for category in sorted(counts)] + [PRODUCTS_FILE]
+def catalog_files(directory: Path, counts: dict[str, int], partitions: dict[str, int] | None = None) -> list[str]:
+    """The files of a catalog that ``catalog.json`` records: each category's shard(s) and the product table."""
+    partitions = partitions or {}
+    names = [
+        path.relative_to(directory).as_posix()
+        for category in sorted(counts)
+        for path in shard_paths(directory, category, partitions.get(category, 1))
+    ]
+    return names + [PRODUCTS_FILE]
 
 
-def file_records(directory: Path, counts: dict[str, int]) -> dict[str, dict[str, Any]]:
+def file_records(
+    directory: Path, counts: dict[str, int], partitions: dict[str, int] | None = None
+) -> dict[str, dict[str, Any]]:
     """``{path: {"size", "sha256"}}`` of a catalog's files, as ``catalog.json`` records them."""
     return {
         name: {"size": (directory / name).stat().st_size, "sha256": sha256_file(directory / name)}
-        for name in catalog_files(directory, counts)
+        for name in catalog_files(directory, counts, partitions)
     }
 
 
@@ -179,15 +203,16 @@ def verify_catalog_files(
     """
     directory = Path(directory)
     rebuild = "rebuild the catalog (`edge-bml catalog build`)"
-    on_disk = {p.stem for p in (directory / SHARDS_DIR).glob("*.usearch")}
-    extra = sorted(on_disk - set(manifest.counts))
+    on_disk = {p.name for p in (directory / SHARDS_DIR).glob("*.usearch")}
+    wanted = {n.split("/", 1)[1] for n in catalog_files(directory, manifest.counts, manifest.partitions)[:-1]}
+    extra = sorted(name.removesuffix(".usearch") for name in on_disk - wanted)
     if extra:
         raise CatalogIntegrityError(
             f"{directory}: shard(s) {extra} are not in catalog.json's counts: the manifest is damaged; {rebuild}"
         )
     if not manifest.files:
         return 0
-    expected = set(catalog_files(directory, manifest.counts))
+    expected = set(catalog_files(directory, manifest.counts, manifest.partitions))
     if set(manifest.files) != expected:
         raise CatalogIntegrityError(
             f"{directory}: catalog.json records files {sorted(manifest.files)} but its counts need "

@@ -16,10 +16,11 @@ from edge_bml.catalog.catalog_manifest import (
     CatalogManifest,
     check_embedder,
     file_records,
+    partition_of,
     product_row,
     read_catalog_manifest,
     read_products_file,
-    shard_path,
+    shard_paths,
     write_catalog_manifest,
     write_products_file,
 )
@@ -46,7 +47,9 @@ def _with_counts(manifest: CatalogManifest, counts: dict[str, int], note: str, s
     ]
     metrics = {**manifest.metrics, "edits": history}
     counts = dict(sorted(counts.items()))
-    return dataclasses.replace(manifest, counts=counts, metrics=metrics, files=file_records(staging, counts))
+    partitions = {c: n for c, n in manifest.partitions.items() if c in counts}
+    files = file_records(staging, counts, partitions)
+    return dataclasses.replace(manifest, counts=counts, metrics=metrics, files=files, partitions=partitions)
 
 
 def add_products(
@@ -89,11 +92,15 @@ def add_products(
         (staging / SHARDS_DIR).mkdir(exist_ok=True)
         for category in sorted({p.category for p in new}):
             members = [p for p in new if p.category == category]
-            path = shard_path(staging, category)
-            index = open_shard(path, view=False) if path.is_file() else new_index(manifest.dims, manifest.dtype)
             keys = np.arange(next_key, next_key + len(members), dtype=np.uint64)
-            index.add(keys, to_stored(np.stack([vectors[p.id] for p in members]), manifest.dtype))
-            index.save(str(path))
+            count = manifest.partitions.get(category, 1)
+            for part, path in enumerate(shard_paths(staging, category, count)):
+                mine = [i for i, p in enumerate(members) if partition_of(p.id, count) == part]
+                if not mine:
+                    continue
+                index = open_shard(path, view=False) if path.is_file() else new_index(manifest.dims, manifest.dtype)
+                index.add(keys[mine], to_stored(np.stack([vectors[members[i].id] for i in mine]), manifest.dtype))
+                index.save(str(path))
             for key, p in zip(keys.tolist(), members, strict=True):
                 rows.append(product_row(key, p, colours[p.id]))
             next_key += len(members)
@@ -123,16 +130,21 @@ def remove_products(directory: str | Path, ids: Iterable[str]) -> CatalogManifes
     with staged_directory(directory) as staging:
         _copy_into(directory, staging)
         for category in sorted({row["category"] for row in doomed}):
-            keys = [int(row["key"]) for row in doomed if row["category"] == category]
-            path = shard_path(staging, category)
-            counts[category] -= len(keys)
+            gone = [row for row in doomed if row["category"] == category]
+            count = manifest.partitions.get(category, 1)
+            paths = shard_paths(staging, category, count)
+            counts[category] -= len(gone)
             if counts[category] <= 0:
-                path.unlink()
+                for path in paths:
+                    path.unlink()
                 del counts[category]
                 continue
-            index = open_shard(path, view=False)
-            index.remove(np.asarray(keys, np.uint64))
-            index.save(str(path))
+            for part, path in enumerate(paths):
+                keys = [int(row["key"]) for row in gone if partition_of(row["id"], count) == part]
+                if keys:
+                    index = open_shard(path, view=False)
+                    index.remove(np.asarray(keys, np.uint64))
+                    index.save(str(path))
         write_products_file(staging, [row for row in rows if row["id"] not in wanted])
         updated = _with_counts(manifest, counts, f"removed {len(doomed)}", staging)
         write_catalog_manifest(staging, updated)

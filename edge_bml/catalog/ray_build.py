@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_bml.catalog.build import BuildOutput, product_view, variant_identity, write_catalog
+from edge_bml.catalog.build import DEFAULT_MAX_SHARD_SIZE, BuildOutput, product_view, variant_identity, write_catalog
 from edge_bml.catalog.colour_rerank import DEFAULT_COLOUR_WEIGHT
 from edge_bml.catalog.products import ColumnMap, Product, confined_image, products_from_rows
 from edge_bml.catalog.vectors import DTYPES
@@ -159,6 +159,7 @@ def build_catalog_on_ray(
     columns: ColumnMap | None = None,
     dtype: str = "i8",
     colour_weight: float = DEFAULT_COLOUR_WEIGHT,
+    max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
 ) -> tuple:
     """Embed on Ray and write the catalog ``out``; returns (manifest, products per second of embedding).
 
@@ -227,6 +228,7 @@ def build_catalog_on_ray(
         started=started,
         seconds=seconds,
         extra_metrics={"engine": "ray", "ray_workers": options.workers, "ray_batch_size": options.batch_size},
+        max_shard_size=max_shard_size,
     )
     return manifest, len(products) / max(seconds, 1e-9)
 

@@ -11,13 +11,13 @@ from edge_bml.catalog.catalog_manifest import (
     check_embedder,
     read_catalog_manifest,
     read_products_file,
-    shard_path,
+    shard_paths,
     verify_catalog_files,
 )
 from edge_bml.catalog.colour_rerank import DEFAULT_CANDIDATES, check_weight, rerank
 from edge_bml.catalog.matches import Match, Matches
 from edge_bml.catalog.products import confined_image
-from edge_bml.catalog.shards import open_shard, search_shards
+from edge_bml.catalog.shards import PartitionedShard, open_shard, search_shards
 from edge_bml.errors import CatalogCategoryError, CatalogError, CatalogIntegrityError
 
 
@@ -50,7 +50,7 @@ class Catalog:
         if embedder_sha256 is not None:
             check_embedder(self.directory, self.manifest, "the embedder given", embedder_sha256)
         verify_catalog_files(self.directory, self.manifest, hashes=not trust, use_stamp=use_stamp)
-        self.shards = {c: open_shard(shard_path(self.directory, c), view=view) for c in self.manifest.counts}
+        self.shards = {c: self._open_category(c, view=view) for c in self.manifest.counts}
         rebuild = "rebuild the catalog (`edge-bml catalog build`)"
         for category, index in self.shards.items():
             if index.ndim != self.manifest.dims:
@@ -59,7 +59,7 @@ class Catalog:
                 )
             if len(index) != self.manifest.counts[category]:
                 raise CatalogIntegrityError(
-                    f"{shard_path(self.directory, category)}: holds {len(index)} vectors, catalog.json counts "
+                    f"{self.directory}/shards/{category}: holds {len(index)} vectors, catalog.json counts "
                     f"{self.manifest.counts[category]}: the catalog is damaged; {rebuild}"
                 )
         rows = read_products_file(self.directory)
@@ -70,6 +70,13 @@ class Catalog:
                 f"{self.directory}: products.jsonl has {len(rows)} rows ({len(self.products)} distinct keys), "
                 f"catalog.json counts {self.manifest.total}: the catalog is damaged; {rebuild}"
             )
+
+    def _open_category(self, category: str, *, view: bool):
+        """A category's shard, or its hash partitions read as one (``PartitionedShard``)."""
+        paths = shard_paths(self.directory, category, self.manifest.partitions.get(category, 1))
+        if len(paths) == 1:
+            return open_shard(paths[0], view=view)
+        return PartitionedShard([open_shard(path, view=view) for path in paths])
 
     @property
     def categories(self) -> list[str]:

@@ -50,8 +50,52 @@ def open_shard(path: Path, *, view: bool = True):
     return index
 
 
+class PartitionedShard:
+    """One category split into hash partitions (each its own memory-mapped USearch file), read as one.
+
+    Search fans out over the parts and merges (``search_shards``); lengths, dims, keys and stored vectors
+    read across them.
+    """
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    @property
+    def ndim(self) -> int:
+        return int(self.parts[0].ndim)
+
+    @property
+    def keys(self) -> np.ndarray:
+        return np.concatenate([np.asarray(part.keys, np.int64) for part in self.parts])
+
+    def get(self, keys) -> np.ndarray:
+        """Stored vectors of ``keys`` (each found in whichever part holds it)."""
+        keys = np.atleast_1d(np.asarray(keys, np.uint64))
+        out = np.zeros((len(keys), self.ndim), np.float32)
+        for part in self.parts:
+            held = np.asarray([part.contains(int(key)) for key in keys], bool)
+            if held.any():
+                out[held] = np.asarray(part.get(keys[held]), np.float32).reshape(int(held.sum()), -1)
+        return out
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self.get([key])[0]
+
+
+def shard_parts(shards) -> list:
+    """The USearch indexes behind shards (an index, or a ``PartitionedShard``'s parts)."""
+    parts = []
+    for shard in shards:
+        parts.extend(shard.parts if isinstance(shard, PartitionedShard) else [shard])
+    return parts
+
+
 def search_shards(shards: dict, queries: np.ndarray, *, dtype: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` keys and cosine scores over all ``shards`` for each query row (keys -1 where none).
+    """Top-``k`` keys and cosine scores over all ``shards`` (and their partitions) for each query row
+    (keys -1 where none).
 
     Raises:
         CatalogError: bad query vectors.
@@ -59,7 +103,7 @@ def search_shards(shards: dict, queries: np.ndarray, *, dtype: str, k: int) -> t
     stored = to_stored(queries, dtype)
     keys = np.full((len(stored), k), -1, np.int64)
     scores = np.full((len(stored), k), -np.inf, np.float32)
-    for index in shards.values():
+    for index in shard_parts(shards.values()):
         if len(index) == 0:
             continue
         found = index.search(stored, min(k, len(index)), exact=len(index) <= EXACT_SEARCH_LIMIT)

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from edge_bml.catalog.build import build_catalog
+from edge_bml.catalog.build import DEFAULT_MAX_SHARD_SIZE, build_catalog
 from edge_bml.catalog.catalog_manifest import read_catalog_manifest
 from edge_bml.catalog.colour_rerank import DEFAULT_COLOUR_WEIGHT
 from edge_bml.catalog.edit import add_products, remove_products
@@ -64,6 +64,7 @@ def _build(args: argparse.Namespace) -> int:
         colour_weight=args.colour_weight,
         resume=args.resume,
         batch_size=args.batch,
+        max_shard_size=args.max_shard_size,
     )
     print(
         f"built {args.out}: {manifest.total} products in {len(manifest.counts)} categories, "
@@ -121,6 +122,7 @@ def _build_on_ray(args: argparse.Namespace) -> int:
         columns=_columns(args),
         dtype=args.dtype,
         colour_weight=args.colour_weight,
+        max_shard_size=args.max_shard_size,
     )
     print(
         f"built {args.out} on Ray ({args.workers} workers): {manifest.total} products in {len(manifest.counts)} "
@@ -193,6 +195,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--out", required=True, type=Path, help="catalog folder, e.g. catalog_shards/NAME")
     build.add_argument("--dtype", choices=DTYPES, default="i8", help="stored vector type (default i8)")
     build.add_argument("--resume", action="store_true", help="reuse embeddings of an interrupted build")
+    build.add_argument(
+        "--max-shard-size",
+        type=positive_int,
+        default=DEFAULT_MAX_SHARD_SIZE,
+        metavar="N",
+        help=f"split a category of more products into hash partitions, one shard each ({DEFAULT_MAX_SHARD_SIZE:,})",
+    )
     build.add_argument(
         "--engine",
         choices=("local", "ray"),

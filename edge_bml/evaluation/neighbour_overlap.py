@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from edge_bml.catalog.search import Catalog
+from edge_bml.catalog.shards import shard_parts
 from edge_bml.errors import CatalogError
 
 
 def stored_vectors(catalog: Catalog) -> dict[str, np.ndarray]:
     """Every product's stored vector (read back from its shard, as float, unit length), by product id."""
     out = {}
-    for index in catalog.shards.values():
+    for index in shard_parts(catalog.shards.values()):
         keys = np.asarray(index.keys, np.int64)
         if len(keys) == 0:
             continue
