@@ -54,24 +54,13 @@ def ensure_default_catalog(root: Path, target: Path, *, threads: int | None = No
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_bml.cli import look_command
+    from edge_bml.cli.look_command import run_looks
+    from edge_bml.pipeline import LookOptions
 
     root = data_dir()
     catalog = args.catalog or ensure_default_catalog(root, catalogs_dir() / "clothing", threads=args.threads)
     annotations = json.loads((root / "ccp" / "annotations.json").read_text())
     photos = [root / "ccp" / image["file"] for image in annotations["images"] if image["split"] == "val"]
     args.out.mkdir(parents=True, exist_ok=True)
-    look_args = argparse.Namespace(
-        photos=photos[: args.count],
-        catalog=catalog,
-        top_k=5,
-        backend="auto",
-        precision="auto",
-        threads=args.threads,
-        stage=[],
-        any_shot=False,
-        json=False,
-        draw=None,
-        html=args.out / "look.html",
-    )
-    return look_command.run(look_args)
+    options = LookOptions(catalog=catalog, top_k=5, threads=args.threads)
+    return run_looks(photos[: args.count], options, html=args.out / "look.html", command="edge-bml demo")

@@ -94,14 +94,11 @@ def run_naive(args: argparse.Namespace) -> int:
     from edge_bml.catalog.search import Catalog
     from edge_bml.evaluation.detector_eval import load_annotations
     from edge_bml.evaluation.naive_baseline import NaiveWholeImageSearch, evaluate_naive
-    from edge_bml.stages.catalog_embedder import open_embedder
+    from edge_bml.stages.catalog_embedder import embedder_spec_for, open_embedder
 
     images = load_annotations(annotations_path(args.data), split=args.split)[: args.limit]
     with Catalog(args.catalog) as catalog:
-        spec = args.embedder
-        beside = args.catalog.parent / catalog.manifest.embedder_name
-        if spec is None and (beside / "manifest.json").is_file():
-            spec = str(beside)  # the baseline's variant is kept beside its catalog, not installed
+        spec = embedder_spec_for(args.catalog, catalog.manifest, args.embedder)
         with open_embedder(spec, catalog=catalog.manifest, threads=args.threads) as embedder:
             search = NaiveWholeImageSearch(embedder, catalog)
             result = evaluate_naive(search, [i["path"] for i in images], images, k=args.top_k)

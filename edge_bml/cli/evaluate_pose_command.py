@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 from pathlib import Path
@@ -27,18 +26,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_bml.evaluation.pose_eval import evaluate_pose
+    from edge_bml.evaluation.pose_eval import evaluate_pose, pose_evaluation_photos
     from edge_bml.stages.pose import PoseEstimator, PoseOptions
 
-    annotations = annotations_path(args.data)
-    images = json.loads(annotations.read_text())["images"]
-    photos = [annotations.parent / i["file"] for i in images if args.split in ("all", i["split"])][: args.limit]
-    items = annotations.parent.parent / "clothing" / "items.csv"
-    garments: tuple[Path, ...] = ()
-    if args.garments and items.is_file():
-        with open(items, newline="") as handle:
-            rows = list(csv.DictReader(handle))[: args.garments]
-        garments = tuple(items.parent / row["file"] for row in rows)
+    photos, garments = pose_evaluation_photos(
+        annotations_path(args.data), split=args.split, limit=args.limit, garments=args.garments
+    )
     options = PoseOptions(
         backend=args.backend, precision=args.precision, threads=args.threads, mirror_average=not args.no_mirror_average
     )

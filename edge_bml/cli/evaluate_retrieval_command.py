@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_bml.catalog.search import Catalog
     from edge_bml.errors import CatalogError
     from edge_bml.evaluation.lookalike import catalog_colours, lookalike_figures, lookalike_queries
-    from edge_bml.evaluation.retrieval import category_precision, instance_recall, read_holdout
+    from edge_bml.evaluation.retrieval import category_precision, instance_recall, read_holdout, record_retrieval
     from edge_bml.stages.article_views import optional_parser
     from edge_bml.stages.catalog_embedder import open_embedder
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             )
     result["queries"] = {"category": result.pop("category_queries"), "instance": result.pop("instance_queries")}
     if args.record:
-        _record(embedder.manifest, result, manifest.dtype)
+        record_retrieval(embedder.manifest, result, manifest.dtype)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -92,17 +92,6 @@ def print_lookalike(figures: dict) -> None:
             f"chance {row['lookalike_colour_chance_de']:>6.2f}  oracle {row['lookalike_colour_oracle_de']:>6.2f}  "
             f"ratio {row['lookalike_colour_ratio']}"
         )
-
-
-def _record(model, result: dict, dtype: str) -> None:
-    """Keep the figures in the embedder's manifest (``metrics.retrieval``); checksums are unaffected."""
-    import dataclasses
-
-    from edge_bml.manifest import write_manifest
-
-    figures = {k: v for k, v in result.items() if k != "embedder"}
-    metrics = {**model.metrics, "retrieval": {**figures, "catalog_dtype": dtype}}
-    write_manifest(dataclasses.replace(model, metrics=metrics))
 
 
 def run_overlap(args: argparse.Namespace) -> int:

@@ -113,11 +113,6 @@ def print_table(look: Look) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_bml.cli.pose_command import draw_path
-    from edge_bml.drawing import draw_look, write_png
-    from edge_bml.look_html import look_section, write_look_html
-
-    sections = []
     if args.catalog is None:
         print(
             "edge-bml look: no catalog given (--catalog DIR), so articles come back without matches; "
@@ -125,26 +120,50 @@ def run(args: argparse.Namespace) -> int:
             "or run `edge-bml demo`, which builds catalog_shards/clothing",
             file=sys.stderr,
         )
-    photos = PhotoReader(args.photos, command="edge-bml look")  # a folder without photos fails before models load
-    with LookPipeline(options_from_args(args)) as pipeline:
+    return run_looks(args.photos, options_from_args(args), as_json=args.json, draw=args.draw, html=args.html)
+
+
+def run_looks(
+    photos: list[Path],
+    options: LookOptions,
+    *,
+    as_json: bool = False,
+    draw: Path | None = None,
+    html: Path | None = None,
+    command: str = "edge-bml look",
+) -> int:
+    """Look at ``photos`` (files or folders) and print each look; ``look`` and ``demo`` both end here.
+
+    Returns 1 when a photo could not be read (the others still run), else 0.
+
+    Raises:
+        NoPhotosError: a folder holds no photo; the pipeline's loading errors.
+    """
+    from edge_bml.cli.pose_command import draw_path
+    from edge_bml.drawing import draw_look, write_png
+    from edge_bml.look_html import look_section, write_look_html
+
+    sections = []
+    reader = PhotoReader(photos, command=command)  # a folder without photos fails before models load
+    with LookPipeline(options) as pipeline:
         models = choices_json(pipeline.choices)
-        if not args.json:
+        if not as_json:
             print("\n".join(choices_lines(pipeline.choices)))
         categories = pipeline.detector.labels
-        for photo, image, timer in photos:
+        for photo, image, timer in reader:
             look = pipeline(image, file=str(photo), timer=timer)
-            if args.json:
+            if as_json:
                 print(json.dumps({**look.to_json(), "models": models}), flush=True)
             else:
                 print_table(look)
-            if args.draw:
-                target = draw_path(args.draw, photo, len(photos.paths) > 1)
+            if draw:
+                target = draw_path(draw, photo, len(reader.paths) > 1)
                 write_png(target, draw_look(image, look, categories=categories))
-                print(f"wrote {target}", file=sys.stderr if args.json else sys.stdout)
-            if args.html:
+                print(f"wrote {target}", file=sys.stderr if as_json else sys.stdout)
+            if html:
                 sections.append(look_section(look, image, catalog=pipeline.catalog, categories=categories))
-    if args.html:
-        write_look_html(args.html, sections)
-        if not args.json:
-            print(f"wrote {args.html}")
-    return 1 if photos.failures else 0
+    if html:
+        write_look_html(html, sections)
+        if not as_json:
+            print(f"wrote {html}")
+    return 1 if reader.failures else 0

@@ -49,6 +49,29 @@ class PoseReport:
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
+def pose_evaluation_photos(
+    annotations: Path, *, split: str = "val", limit: int | None = None, garments: int = 50
+) -> tuple[list[Path], tuple[Path, ...]]:
+    """The CCP photos of ``split`` ('all' for every one) and up to ``garments`` clothing photos (no person
+    in them) beside CCP, as ``evaluate pose`` measures them.
+
+    Raises:
+        OSError, ValueError: the annotations file cannot be read.
+    """
+    import csv
+    import json
+
+    images = json.loads(annotations.read_text())["images"]
+    photos = [annotations.parent / i["file"] for i in images if split in ("all", i["split"])][:limit]
+    items = annotations.parent.parent / "clothing" / "items.csv"
+    chosen: tuple[Path, ...] = ()
+    if garments and items.is_file():
+        with open(items, newline="") as handle:
+            rows = list(csv.DictReader(handle))[:garments]
+        chosen = tuple(items.parent / row["file"] for row in rows)
+    return photos, chosen
+
+
 def evaluate_pose(
     estimator: PoseEstimator,
     photos: list[Path],

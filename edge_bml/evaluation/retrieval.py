@@ -133,3 +133,14 @@ def read_holdout(path: Path) -> list[str]:
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise CatalogError(f"{path}: no 'ids' list: {error}") from error
     return [str(i) for i in ids]
+
+
+def record_retrieval(model, result: dict, dtype: str) -> None:
+    """Keep the figures in the embedder's manifest (``metrics.retrieval``); checksums are unaffected."""
+    import dataclasses
+
+    from edge_bml.manifest import write_manifest
+
+    figures = {k: v for k, v in result.items() if k != "embedder"}
+    metrics = {**model.metrics, "retrieval": {**figures, "catalog_dtype": dtype}}
+    write_manifest(dataclasses.replace(model, metrics=metrics))

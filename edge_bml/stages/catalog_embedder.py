@@ -15,6 +15,15 @@ from edge_bml.model_registry import models_dir, select_variant
 from edge_bml.stages.embedder import ArticleEmbedder
 
 
+def embedder_spec_for(catalog_dir: Path, manifest: CatalogManifest, spec: str | None) -> str | None:
+    """``spec``, else the variant kept beside the catalog folder under the catalog's embedder name (the
+    naive baseline's variant is not installed), else None (the installed one)."""
+    if spec is not None:
+        return spec
+    beside = Path(catalog_dir).parent / manifest.embedder_name
+    return str(beside) if (beside / "manifest.json").is_file() else None
+
+
 def open_embedder(
     spec: str | None, *, catalog: CatalogManifest | None = None, threads: int | None = None
 ) -> ArticleEmbedder:
