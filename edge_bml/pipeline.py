@@ -18,6 +18,7 @@ from edge_bml.errors import EdgeBmlError
 from edge_bml.image_io import decode_image, read_image
 from edge_bml.look import Article, Look
 from edge_bml.model_registry import VariantChoice
+from edge_bml.runtime_choice import RuntimeChoice
 from edge_bml.stages.article_views import article_view, optional_parser
 from edge_bml.stages.detector import ArticleDetector
 from edge_bml.stages.pose import PoseEstimator, PoseOptions
@@ -27,13 +28,7 @@ from edge_bml.timing import StageTimer
 STAGES = ("decode", "pose_detect", "pose_landmarks", "pose_classify", "detect", "parse", "embed", "search", "total")
 
 
-@dataclass(frozen=True)
-class StageChoice:
-    """Backend, precision and threads for one stage; None falls back to the pipeline's global choice."""
-
-    backend: str | None = None
-    precision: str | None = None
-    threads: int | None = None
+StageChoice = RuntimeChoice  # a per-stage override: None fields fall back to the look's choice
 
 
 @dataclass(frozen=True)
@@ -56,7 +51,7 @@ class LookOptions:
     backend: str = "auto"
     precision: str = "auto"
     threads: int | None = None
-    stages: dict[str, StageChoice] = field(default_factory=dict)
+    stages: dict[str, RuntimeChoice] = field(default_factory=dict)
     gate: tuple[str, ...] = ("full_shot",)
     mirror_average: bool = True
     classifier: PoseClassifierOptions = field(default_factory=PoseClassifierOptions)
@@ -65,14 +60,15 @@ class LookOptions:
     parser: bool = False
     all_detections: bool = False
 
-    def choice(self, stage: str) -> tuple[str, str, int | None]:
-        """(backend, precision, threads) for ``stage``."""
-        override = self.stages.get(stage, StageChoice())
-        return (
-            override.backend or self.backend,
-            override.precision or self.precision,
-            override.threads if override.threads is not None else self.threads,
-        )
+    @property
+    def runtime(self) -> RuntimeChoice:
+        """The look's own runtime choice, which every stage inherits."""
+        return RuntimeChoice(self.backend, self.precision, self.threads)
+
+    def choice(self, stage: str) -> RuntimeChoice:
+        """The runtime choice of ``stage`` (``pose``, ``detector``, ``parser``, ``embedder``): its override
+        over the look's choice."""
+        return self.stages.get(stage, RuntimeChoice()).over(self.runtime)
 
 
 def advice(decision: PoseClass) -> str:
@@ -104,27 +100,21 @@ class LookPipeline:
         self.options = options = options or LookOptions()
         self._closers = []
         try:
-            backend, precision, threads = options.choice("pose")
-            self.pose = PoseEstimator.create_from_options(
-                PoseOptions(
-                    backend=backend, precision=precision, threads=threads, mirror_average=options.mirror_average
-                )
-            )
+            pose = options.choice("pose").variant_query
+            self.pose = PoseEstimator.create_from_options(PoseOptions(**pose, mirror_average=options.mirror_average))
             self._closers.append(self.pose.close)
             self.classifier = PoseClassifier(options.classifier)
-            backend, precision, threads = options.choice("detector")
-            self.detector = ArticleDetector.create_from_options(backend=backend, precision=precision, threads=threads)
+            self.detector = ArticleDetector.create_from_choice(options.choice("detector"))
             self._closers.append(self.detector.close)
             self.catalog = self.embedder = self.parser = None
             if options.catalog is not None and options.parser:
-                self.parser = optional_parser(*options.choice("parser"))
+                self.parser = optional_parser(options.choice("parser"))
                 if self.parser is not None:
                     self._closers.append(self.parser.close)
             if options.catalog is not None:
                 self.catalog = Catalog(options.catalog)
                 self._closers.append(self.catalog.close)
-                _, _, threads = options.choice("embedder")
-                self.embedder = open_catalog_embedder(self.catalog, threads=threads)
+                self.embedder = open_catalog_embedder(self.catalog, threads=options.choice("embedder").threads)
                 self._closers.append(self.embedder.close)
         except BaseException:
             self.close()

@@ -16,6 +16,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_bml.errors import CatalogError
     from edge_bml.evaluation.lookalike import catalog_colours, lookalike_figures, lookalike_queries
     from edge_bml.evaluation.retrieval import category_precision, instance_recall, read_holdout, record_retrieval
+    from edge_bml.runtime_choice import RuntimeChoice
     from edge_bml.stages.article_views import optional_parser
     from edge_bml.stages.catalog_embedder import open_embedder
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     with Catalog(args.catalog) as catalog:
         catalog.check_embedder(embedder)
         result = {"embedder": embedder.manifest.name, "catalog": str(args.catalog), "split": args.split}
-        parser = optional_parser(threads=args.threads) if args.parser else None
+        parser = optional_parser(RuntimeChoice(threads=args.threads)) if args.parser else None
         try:
             queries = lookalike_queries(
                 catalog, embedder, args.queries, split=args.split, limit=args.limit, parser=parser

@@ -13,7 +13,8 @@ from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
 from edge_bml.cli.shared_flags import add_runtime_flags
 from edge_bml.look import Look
-from edge_bml.pipeline import STAGES, LookOptions, LookPipeline, StageChoice
+from edge_bml.pipeline import STAGES, LookOptions, LookPipeline
+from edge_bml.runtime_choice import RuntimeChoice
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -61,8 +62,8 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_stage(text: str) -> tuple[str, StageChoice]:
-    """``pose=litert:fp32:2`` -> ("pose", StageChoice("litert", "fp32", 2)); empty parts keep the global choice.
+def parse_stage(text: str) -> tuple[str, RuntimeChoice]:
+    """``pose=litert:fp32:2`` -> ("pose", RuntimeChoice("litert", "fp32", 2)); empty parts keep the global choice.
 
     Raises:
         argparse.ArgumentTypeError: an unknown stage, backend or precision, or bad threads.
@@ -78,7 +79,7 @@ def parse_stage(text: str) -> tuple[str, StageChoice]:
         raise argparse.ArgumentTypeError(f"--stage {text!r}: unknown backend or precision")
     if threads is not None and (not threads.isdigit() or int(threads) < 1):
         raise argparse.ArgumentTypeError(f"--stage {text!r}: threads must be a positive integer")
-    return name, StageChoice(backend, precision, int(threads) if threads else None)
+    return name, RuntimeChoice(backend, precision, int(threads) if threads else None)
 
 
 def options_from_args(args: argparse.Namespace) -> LookOptions:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_bml.foreground import garment_colour, neutral_fill
+from edge_bml.runtime_choice import RuntimeChoice
 
 # A mask covering less of the box than this is not trusted (the parser missed the garment).
 MIN_MASK_SHARE = 0.08
@@ -54,8 +55,9 @@ def article_view(image: np.ndarray, box: np.ndarray, category: str, *, parse=Non
     return ArticleView(crop, colour, masked=mask is not None)
 
 
-def optional_parser(backend: str = "auto", precision: str = "auto", threads: int | None = None):
-    """The garment parser (``GarmentParser``) where a validated variant is installed, else None.
+def optional_parser(runtime: RuntimeChoice | None = None):
+    """The garment parser (``GarmentParser``), run as ``runtime`` says, where a validated variant is
+    installed, else None.
 
     Raises:
         BackendUnavailableError, ChecksumMismatchError, ModelLoadError: a parser variant exists but cannot load.
@@ -63,12 +65,13 @@ def optional_parser(backend: str = "auto", precision: str = "auto", threads: int
     from edge_bml.errors import ModelNotFoundError
     from edge_bml.model_registry import choose_variant
 
+    runtime = runtime or RuntimeChoice()
     try:
-        choice = choose_variant("parser", backend=backend, precision=precision, threads=threads)
+        choice = choose_variant("parser", **runtime.variant_query)
     except ModelNotFoundError:
         return None
     from edge_bml.stages.parser import GarmentParser
 
-    parser = GarmentParser(choice.manifest, threads=threads)
+    parser = GarmentParser(choice.manifest, threads=runtime.threads)
     parser.choice = choice
     return parser

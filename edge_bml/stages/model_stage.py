@@ -7,6 +7,7 @@ import numpy as np
 from edge_bml.errors import ManifestError
 from edge_bml.manifest import ModelManifest
 from edge_bml.model_registry import LoadedModel, VariantChoice, choose_variant, load_model
+from edge_bml.runtime_choice import RuntimeChoice
 
 
 class ModelStage:
@@ -29,18 +30,28 @@ class ModelStage:
             raise ManifestError(f"{manifest.name}: outputs {missing} not in the model's outputs {sorted(names)}")
 
     @classmethod
-    def create_from_options(
-        cls, *, backend: str = "auto", precision: str = "auto", threads: int | None = None
-    ) -> ModelStage:
-        """Pick the variant for this stage's task (see ``select_variant``) and load it.
+    def create_from_choice(cls, runtime: RuntimeChoice | None = None, **stage_options) -> ModelStage:
+        """Pick the variant for this stage's task by ``runtime`` (see ``choose_variant``) and load it.
 
         Raises:
             ModelNotFoundError: no installed variant matches.
         """
-        choice = choose_variant(cls.task, backend=backend, precision=precision, threads=threads)
-        stage = cls(choice.manifest, threads=threads)
+        runtime = runtime or RuntimeChoice()
+        choice = choose_variant(cls.task, **runtime.variant_query)
+        stage = cls(choice.manifest, threads=runtime.threads, **stage_options)
         stage.choice = choice
         return stage
+
+    @classmethod
+    def create_from_options(
+        cls, *, backend: str = "auto", precision: str = "auto", threads: int | None = None
+    ) -> ModelStage:
+        """``create_from_choice(RuntimeChoice(backend, precision, threads))``.
+
+        Raises:
+            ModelNotFoundError: no installed variant matches.
+        """
+        return cls.create_from_choice(RuntimeChoice(backend, precision, threads))
 
     def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         """Run the model on a preprocessed tensor; outputs keyed by role (manifest ``outputs``)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_bml.geometry import RotatedRect
-from edge_bml.model_registry import choose_variant
+from edge_bml.runtime_choice import RuntimeChoice
 from edge_bml.stages.inputs import landmark_input, pose_detection_input
 from edge_bml.stages.model_stage import ModelStage
 from edge_bml.stages.ssd_anchors import generate_anchors
@@ -323,6 +323,11 @@ class PoseOptions:
     max_people: int = 1
     mirror_average: bool = True
 
+    @property
+    def runtime(self) -> RuntimeChoice:
+        """The runtime, precision and threads both pose models run with."""
+        return RuntimeChoice(self.backend, self.precision, self.threads)
+
 
 def _rank(pose: PersonPose, width: int, height: int) -> float:
     """Bigger and more central people first."""
@@ -348,12 +353,9 @@ class PoseEstimator:
             ModelNotFoundError: no installed variant matches; BackendUnavailableError; ChecksumMismatchError.
         """
         options = options or PoseOptions()
-        kwargs = dict(backend=options.backend, precision=options.precision, threads=options.threads)
-        detector = PoseDetector.create_from_options(**kwargs)
+        detector = PoseDetector.create_from_choice(options.runtime)
         try:
-            choice = choose_variant("pose_landmarks", **kwargs)
-            landmarker = PoseLandmarker(choice.manifest, threads=options.threads, mirror_average=options.mirror_average)
-            landmarker.choice = choice
+            landmarker = PoseLandmarker.create_from_choice(options.runtime, mirror_average=options.mirror_average)
         except Exception:
             detector.close()
             raise
