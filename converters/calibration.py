@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge_bml.catalog.progress import Progress
 from edge_bml.data_paths import data_dir
 from edge_bml.errors import EdgeBmlError
 from edge_bml.geometry import letterbox
@@ -164,14 +164,12 @@ class TaskInputs:
     def tensors(self, paths: Iterable[Path], *, label: str = "inputs") -> Iterator[tuple[Path, np.ndarray]]:
         """(path, input) for each photo that yields one, with a progress line on stderr."""
         paths = list(paths)
-        for done, path in enumerate(paths, 1):
-            tensor = self.from_image(read_image(path))
-            tty = sys.stderr.isatty()
-            if tty or done == len(paths) or done % 25 == 0:
-                end = "\n" if done == len(paths) or not tty else ""
-                print(f"\r{label}: {done}/{len(paths)}", end=end, file=sys.stderr)
-            if tensor is not None:
-                yield path, tensor
+        with Progress(len(paths), label=label) as bar:
+            for path in paths:
+                tensor = self.from_image(read_image(path))
+                bar.update()
+                if tensor is not None:
+                    yield path, tensor
 
     def close(self) -> None:
         if self._detector is not None:

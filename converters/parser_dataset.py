@@ -14,13 +14,13 @@ changed: article colour matters downstream.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge_bml.catalog.progress import Progress
 from edge_bml.data_fetch.parser_labels import PARSER_CLASSES, ccp_lookup
 from edge_bml.errors import EdgeBmlError
 from edge_bml.image_io import read_image
@@ -125,14 +125,13 @@ class PersonParseDataset:
         self.photos: list[np.ndarray] = []
         self.scales: list[float] = []
         self.labels: list[np.ndarray] = []
-        for i, record in enumerate(records):
-            photo, scale = self._cached_photo(record)
-            self.photos.append(photo)
-            self.scales.append(scale)
-            self.labels.append(read_class_map(record.label_map, table))
-            if (i + 1) % 50 == 0 or i + 1 == len(records):
-                print(f"\rreading photos {i + 1}/{len(records)}", end="", file=sys.stderr, flush=True)
-        print(file=sys.stderr)
+        with Progress(len(records), label="reading photos") as bar:
+            for record in records:
+                photo, scale = self._cached_photo(record)
+                self.photos.append(photo)
+                self.scales.append(scale)
+                self.labels.append(read_class_map(record.label_map, table))
+                bar.update()
 
     def _cached_photo(self, record: ParserRecord) -> tuple[np.ndarray, float]:
         person_height = float(record.person_box[3] - record.person_box[1])

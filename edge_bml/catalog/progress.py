@@ -1,41 +1,49 @@
-"""A tiny stderr progress bar for long jobs (no tqdm dependency)."""
+"""Progress bars for long jobs: tqdm (well kept, already installed through OpenVINO), one shape everywhere.
+
+``Progress(total, label=...)`` / ``update(n, note=...)`` / ``close()`` is the interface every long job uses;
+on a terminal it redraws in place, in a log it writes a line every ``interval`` seconds.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from tqdm import tqdm
 
 
 class Progress:
-    """Prints ``label  done/total  rate  eta  note`` at most every ``interval`` seconds."""
+    """``label [bar] done/total rate eta note`` on stderr."""
 
     def __init__(
         self, total: int, *, label: str, stream: TextIO | None = None, interval: float = 2.0, start: int = 0
     ) -> None:
-        self.total = max(total, 1)
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.interval = interval
+        stream = stream if stream is not None else sys.stderr
+        tty = hasattr(stream, "isatty") and stream.isatty()
+        self._bar = tqdm(
+            total=max(total, 1),
+            initial=start,
+            desc=label,
+            file=stream,
+            mininterval=0.2 if tty else interval,
+            dynamic_ncols=tty,
+            ncols=None if tty else 100,
+            leave=True,
+        )
+        self.total = self._bar.total
         self.done = start
-        self._start_done = start
-        self._t0 = time.monotonic()
-        self._last = 0.0
 
     def update(self, n: int = 1, *, note: str = "") -> None:
         self.done += n
-        now = time.monotonic()
-        if now - self._last >= self.interval or self.done >= self.total:
-            self._last = now
-            rate = (self.done - self._start_done) / max(now - self._t0, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-            bar = "#" * int(20 * self.done / self.total)
-            print(
-                f"\r{self.label} [{bar:<20}] {self.done}/{self.total} {rate:.2f}/s eta {eta:.0f}s {note}",
-                end="",
-                file=self.stream,
-                flush=True,
-            )
+        if note:
+            self._bar.set_postfix_str(note, refresh=False)
+        self._bar.update(n)
 
     def close(self) -> None:
-        print(file=self.stream, flush=True)
+        self._bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 from pathlib import Path
+
+from edge_bml.catalog.progress import Progress
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -21,8 +22,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _progress(label: str):
+    bar: list[Progress] = []
+
     def show(done: int, total: int) -> None:
-        print(f"\r  {label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+        if not bar:
+            bar.append(Progress(total, label=f"  {label}"))
+        bar[0].update(done - bar[0].done)
+        if done >= total:
+            bar[0].close()
 
     return show
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from edge_bml.catalog.progress import Progress
 from edge_bml.cli.arg_types import positive_int
 from edge_bml.cli.evaluate_command import annotations_path, evaluate_subparsers
 from edge_bml.cli.look_command import add_look_options, options_from_args
@@ -29,8 +29,14 @@ def run(args: argparse.Namespace) -> int:
 
     images = load_annotations(annotations_path(args.data), split=args.split)[: args.limit]
 
+    bar: list[Progress] = []
+
     def progress(done: int, total: int) -> None:
-        print(f"\revaluating {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        if not bar:
+            bar.append(Progress(total, label="evaluating"))
+        bar[0].update(done - bar[0].done)
+        if done >= total:
+            bar[0].close()
 
     with LookPipeline(options_from_args(args)) as pipeline:
         ccp_dir = annotations_path(args.data).parent

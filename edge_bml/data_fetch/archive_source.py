@@ -10,6 +10,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from tqdm import tqdm
+
 from edge_bml.data_fetch.ccp_prepare import DataPrepareError
 from edge_bml.data_fetch.sources import GITHUB_ARCHIVE
 
@@ -32,13 +34,10 @@ def _download(url: str, target: Path) -> None:
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
             total = int(response.headers.get("content-length") or 0)
-            done = 0
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                done += len(chunk)
-                shown = f"{done / 1e6:.0f}/{total / 1e6:.0f} MB" if total else f"{done / 1e6:.0f} MB"
-                print(f"\r  {shown}", end="", file=sys.stderr)
-        print(file=sys.stderr)
+            with tqdm(total=total or None, unit="B", unit_scale=True, desc="  download", file=sys.stderr) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    bar.update(len(chunk))
     except OSError as error:
         raise DataPrepareError(
             f"cannot download {url}: {error}. Offline? Pass a local copy with --from DIR (or a --mirror URL)"

@@ -8,11 +8,11 @@ the whole photo, and their articles still count.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from edge_bml.catalog.progress import Progress
 from edge_bml.errors import EvaluationDataError
 from edge_bml.evaluation.detection_ap import DetectionEvaluator
 from edge_bml.image_io import read_image
@@ -69,7 +69,8 @@ def evaluate_detector(
     rule = detector.exclusive or ExclusiveRule()
     table = rule.pair_table(labels)
     no_person = contradictions = photos_with_contradictions = 0
-    for count, image_info in enumerate(images, 1):
+    bar = Progress(len(images), label="evaluating") if progress else None
+    for image_info in images:
         image = read_image(image_info["path"])
         if person_crop == "gt":
             box = image_info.get("person_box")
@@ -86,10 +87,10 @@ def evaluate_detector(
         pairs = len(exclusive_conflicts(shown.xyxy, shown.class_id, table, rule.iou))
         contradictions += pairs
         photos_with_contradictions += pairs > 0
-        if progress:
-            print(f"\revaluating {count}/{len(images)}", end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
     result = evaluator.summary()
     thresholds = {label: evaluator.best_f1_threshold(i) for i, label in enumerate(labels)}
     result.update(

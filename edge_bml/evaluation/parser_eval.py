@@ -15,13 +15,13 @@ the class's mean max-softmax probability as confidence and once with its pixel f
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge_bml.catalog.progress import Progress
 from edge_bml.data_fetch.article_boxes import article_objects
 from edge_bml.data_fetch.parser_labels import ARTICLE_CLASSES, ccp_lookup
 from edge_bml.errors import EvaluationDataError
@@ -130,7 +130,8 @@ def evaluate_parser(
     by_fraction = DetectionEvaluator(ARTICLE_CLASSES, max_detections=100)
     article_index = {name: i for i, name in enumerate(ARTICLE_CLASSES)}
     no_person, times = 0, []
-    for done, image_info in enumerate(images, 1):
+    bar = Progress(len(images), label="parsing") if progress else None
+    for image_info in images:
         image = read_image(image_info["path"])
         truth = read_ground_truth(image_info, table)
         if truth.shape != image.shape[:2]:
@@ -155,10 +156,10 @@ def evaluate_parser(
         gt_classes = np.asarray([article_index[o["category"]] for o in objects], np.int64)
         by_softmax.add(boxes, softmax, box_classes, gt_boxes, gt_classes)
         by_fraction.add(boxes, fraction, box_classes, gt_boxes, gt_classes)
-        if progress:
-            print(f"\rparsing {done}/{len(images)}", end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
     result = iou_figures(confusion, classes)
     softmax_summary, fraction_summary = by_softmax.summary(), by_fraction.summary()
     result.update(
