@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge_bml.errors import ImageError, InputSpecError
-from edge_bml.stages.detector import Detections, decode_yolo, nms
+from edge_bml.stages.detector import Detections, batched_nms, decode_yolo
 from edge_bml.stages.detector_crop import cut_crop, person_crop_box
 from tests.yolo_onnx_factory import yolo_table
 
@@ -39,8 +39,9 @@ def test_nms_suppresses_overlaps_of_one_class_only():
 
 def test_nms_keeps_boxes_below_the_iou_threshold():
     boxes = np.array([[0, 0, 10, 10], [5, 0, 15, 10]], np.float32)  # IoU 1/3
-    assert nms(boxes, np.array([0.9, 0.8]), 0.5).tolist() == [0, 1]
-    assert nms(boxes, np.array([0.9, 0.8]), 0.3).tolist() == [0]
+    one_class = np.zeros(2, np.int64)
+    assert batched_nms(boxes, np.array([0.8, 0.9]), one_class, 0.5).tolist() == [1, 0]  # best first
+    assert batched_nms(boxes, np.array([0.9, 0.8]), one_class, 0.3).tolist() == [0]
 
 
 def test_transposed_layout_and_logits_are_read():

@@ -1,6 +1,7 @@
 """COCO-style average precision of detections: AP per category at IoU thresholds, mAP@0.5, mAP@[.5:.95].
 
-Follows pycocotools' rules without crowd regions: per image and category, detections in score
+Follows pycocotools' rules without crowd regions (``tests/test_detection_ap.py`` checks it against
+pycocotools on real detections): per image and category, detections in score
 order each take the unmatched ground-truth box of highest IoU at or above the threshold; precision
 is made monotone and sampled at 101 recall points; categories with no ground truth are left out.
 """
@@ -11,19 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_bml.geometry import iou_matrix
+
 IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2).tolist())
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU (M, N) of xyxy boxes a (M, 4) and b (N, 4)."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(2)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(1)
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-12)
 
 
 def match_image(det_boxes: np.ndarray, det_scores: np.ndarray, gt_boxes: np.ndarray, threshold: float) -> np.ndarray:

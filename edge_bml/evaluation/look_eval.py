@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_bml.evaluation.detection_ap import DetectionEvaluator, iou_matrix
+from edge_bml.evaluation.detection_ap import DetectionEvaluator
 from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD
 from edge_bml.evaluation.lookalike import (
     LookalikeScore,
@@ -26,6 +26,7 @@ from edge_bml.evaluation.lookalike import (
     read_label_map,
 )
 from edge_bml.evaluation.photo_retrieval import PhotoRetrievalScore
+from edge_bml.geometry import iou_matrix
 from edge_bml.image_io import decode_timed
 from edge_bml.pipeline import STAGES, LookPipeline
 from edge_bml.stages.article_views import crop_article
