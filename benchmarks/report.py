@@ -94,39 +94,41 @@ def reference_lines(rows: list[dict]) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
-def chart(rows: list[dict], path: Path) -> bool:
-    """A horizontal bar chart of median latency per benchmark, grouped; False where matplotlib is missing."""
-    try:
-        import matplotlib
+def charts(rows: list[dict], others: dict, folder: Path) -> list[tuple[str, str]]:
+    """(file name, caption) of each chart drawn into ``folder``: one per question (``benchmarks/charts.py``)."""
+    from benchmarks import charts as draw
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import matplotlib.ticker
-    except ImportError:
-        return False
-    rows = sorted(rows, key=lambda r: (r["group"], r["name"]))
-    height = max(3.0, 0.28 * len(rows) + 1)
-    figure, axis = plt.subplots(figsize=(12, height))
-    labels = [f"{r['group']}: {_label(r)}" for r in rows]
-    groups = sorted({r["group"] for r in rows})
-    colours = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
-    axis.barh(range(len(rows)), [r["median"] for r in rows], color=[colours[r["group"]] for r in rows])
-    axis.set_yticks(range(len(rows)), labels, fontsize=7)
-    axis.invert_yaxis()
-    axis.set_xscale("log")
-    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    axis.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    axis.set_xlabel("median latency, ms (log scale)")
-    axis.set_title("edge_bml latency per stage, backend, precision and threads")
-    figure.tight_layout()
-    figure.subplots_adjust(left=0.42)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return True
+    drawn = []
+    for name, caption, make in (
+        ("latency_look_by_stage.png", "where the whole look's time goes", lambda p: draw.look_by_stage(rows, p)),
+        ("latency_int8_vs_fp32.png", "INT8 against FP32 per model", lambda p: draw.int8_vs_fp32(rows, p)),
+        ("latency_vs_mediapipe.png", "edge_bml against MediaPipe", lambda p: draw.against_mediapipe(rows, p)),
+        ("detector_accuracy.png", "detector AP per category and confusion", lambda p: _detector_chart(others, p)),
+    ):
+        if make(folder / name):
+            drawn.append((name, caption))
+    return drawn
+
+
+def _detector_chart(others: dict, path: Path) -> bool:
+    from benchmarks import charts as draw
+    from edge_bml.model_registry import list_manifests
+
+    per_variant = {}
+    for manifest in list_manifests():
+        figures = manifest.metrics.get("ccp_val_pose_crop") if manifest.task == "detector" else None
+        if figures and manifest.format in ("onnx", "openvino", "tflite"):
+            per_variant[f"{manifest.precision} {manifest.format}"] = figures["ap50_per_category"]
+    evaluation = others.get("eval_detector_val.json") or {}
+    return draw.detector_plots(dict(sorted(per_variant.items())), evaluation.get("confusion"), path)
 
 
 def render(
-    rows: list[dict], machines: list[dict], chart_name: str | None, note: str = "", others: dict | None = None
+    rows: list[dict],
+    machines: list[dict],
+    chart_names: list[tuple[str, str]],
+    note: str = "",
+    others: dict | None = None,
 ) -> str:
     out = [
         "# edge_bml benchmark report",
@@ -151,8 +153,8 @@ def render(
             f"load average at start {machine.get('load_average_1min_at_start', '?')}"
         )
     out.append("")
-    if chart_name:
-        out += [f"![median latency per benchmark]({chart_name})", ""]
+    for name, caption in chart_names:
+        out += [f"![{caption}]({name})", ""]
     grouped = defaultdict(list)
     for row in rows:
         grouped[row["group"]].append(row)
@@ -195,15 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         print("no pytest-benchmark JSON given and none in benchmarks/results/", file=sys.stderr)
         return 2
     rows, machines = load_rows(paths)
-    chart_path = args.out.with_name("latency.png")
-    chart_name = chart_path.name if chart(rows, chart_path) else None
     others = {}
     for path in paths:
         data = json.loads(path.read_text())
         if "benchmarks" not in data:
             others[path.name] = data
-    args.out.write_text(render(rows, machines, chart_name, args.note, others) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}" + (f" and {chart_path}" if chart_name else ""))
+    drawn = charts(rows, others, args.out.parent)
+    args.out.write_text(render(rows, machines, drawn, args.note, others) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} and {', '.join(name for name, _ in drawn) or 'no chart (matplotlib missing?)'}")
     return 0
 
 

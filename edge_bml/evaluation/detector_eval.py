@@ -15,6 +15,7 @@ import numpy as np
 from edge_bml.catalog.progress import Progress
 from edge_bml.errors import EvaluationDataError
 from edge_bml.evaluation.detection_ap import DetectionEvaluator
+from edge_bml.geometry import iou_matrix
 from edge_bml.image_io import read_image
 from edge_bml.stages.detector import ArticleDetector
 from edge_bml.stages.exclusive_articles import ExclusiveRule, exclusive_conflicts
@@ -70,6 +71,7 @@ def evaluate_detector(
     table = rule.pair_table(labels)
     no_person = contradictions = photos_with_contradictions = 0
     bar = Progress(len(images), label="evaluating") if progress else None
+    confusion = np.zeros((len(labels), len(labels) + 1), np.int64)  # last column: missed
     for image_info in images:
         image = read_image(image_info["path"])
         if person_crop == "gt":
@@ -84,6 +86,7 @@ def evaluate_detector(
         gt_classes = np.asarray([index[o["category"]] for o in objects], np.int64)
         evaluator.add(found.xyxy, found.confidence, found.class_id, gt_boxes, gt_classes)
         shown = found[detector.shown(found)]
+        _count_confusion(confusion, shown, gt_boxes, gt_classes)
         pairs = len(exclusive_conflicts(shown.xyxy, shown.class_id, table, rule.iou))
         contradictions += pairs
         photos_with_contradictions += pairs > 0
@@ -98,6 +101,23 @@ def evaluate_detector(
         images_without_person=no_person,
         exclusive_resolved=detector.exclusive_enabled,
         contradictions={"pairs": contradictions, "photos": photos_with_contradictions, "rule": rule.to_json()},
+        confusion={"true": list(labels), "detected": [*labels, "missed"], "matrix": confusion.tolist()},
         best_f1_thresholds={k: round(v, 3) for k, v in thresholds.items() if v is not None},
     )
     return result
+
+
+def _count_confusion(confusion: np.ndarray, shown, gt_boxes: np.ndarray, gt_classes: np.ndarray) -> None:
+    """Each true box counts under the category of the shown detection that overlaps it most (IoU >= 0.5),
+    or under 'missed'."""
+    if len(gt_boxes) == 0:
+        return
+    missed = confusion.shape[1] - 1
+    if len(shown) == 0:
+        np.add.at(confusion, (gt_classes, missed), 1)
+        return
+    overlaps = iou_matrix(gt_boxes, shown.xyxy)
+    best = overlaps.argmax(1)
+    hit = overlaps[np.arange(len(gt_boxes)), best] >= 0.5
+    columns = np.where(hit, shown.class_id[best], missed)
+    np.add.at(confusion, (gt_classes, columns), 1)
