@@ -18,6 +18,7 @@ from pathlib import Path
 
 from converters.atomic_dir import atomic_directory
 from converters.calibration import calibration_tensors, ccp_val_images, embedder_holdout_images
+from converters.quantize_errors import QuantizationError
 from converters.quantized_output import ALL_INT8, KeepFloat
 from converters.report_markdown import REPORT_NAME, write_report
 from converters.validator import Thresholds, validate
@@ -31,9 +32,6 @@ SOURCE_SUFFIXES = {"onnx": (".onnx",), "openvino": (".onnx", ".tflite"), "tflite
 TORCH_SUFFIXES = (".pt", ".pth")
 POSE_PARTNER = {"pose_detection": "pose_landmarks", "pose_landmarks": "pose_detection"}
 
-
-class QuantizationError(EdgeBmlError):
-    """The source cannot be quantized as asked (wrong format, no manifest, task mismatch)."""
 
 
 class QuantizationRejected(EdgeBmlError):
@@ -106,8 +104,8 @@ def fp32_reference(source: ModelManifest, target: str, root: Path) -> tuple[Mode
 
 
 def _int8_manifest(source: ModelManifest, staging: Path, name: str, target: str, output, calib: dict) -> ModelManifest:
-    data = source.to_json()
-    data.update(
+    return source.derive(
+        staging,
         name=name,
         format=target,
         precision="int8",
@@ -124,7 +122,6 @@ def _int8_manifest(source: ModelManifest, staging: Path, name: str, target: str,
         },
         metrics={"size_bytes": sum((staging / f).stat().st_size for f in output.files)},
     )
-    return parse_manifest(data, staging)
 
 
 def _run_quantizer(

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from converters.atomic_dir import atomic_directory
-from converters.quantize import QuantizationError
+from converters.quantize_errors import QuantizationError
 from converters.quantized_output import ALL_INT8, KeepFloat, QuantizedOutput
 from edge_bml.manifest import MANIFEST_NAME, ModelManifest, load_manifest, parse_manifest, sha256_file, write_manifest
 

@@ -101,6 +101,15 @@ class ModelManifest:
                     "the file was changed or truncated: restore it or rerun the converter that wrote it"
                 )
 
+    def derive(self, directory: Path | None = None, **changes: Any) -> ModelManifest:
+        """A new variant's manifest from this one: top-level fields replaced by ``changes`` and the
+        result checked as a manifest read from disk would be (``parse_manifest``), in ``directory``.
+
+        Raises:
+            ManifestError: the changes do not make a valid manifest.
+        """
+        return parse_manifest({**self.to_json(), **changes}, Path(directory or self.directory))
+
     def to_json(self) -> dict[str, Any]:
         data = {
             "schema": SCHEMA_VERSION,

@@ -107,3 +107,17 @@ def test_auto_prefers_the_fastest_measured_variant_that_passed(variant_copy):
     failed = {"latency_ms": {"threads_2": 1.0}, "validation": {"passed": False}}
     write_manifest(type(manifest)(**{**manifest.__dict__, "metrics": failed}))
     assert select_variant("pose_detection", root=root).name == VARIANT
+
+
+def test_derive_makes_a_checked_manifest_of_a_new_variant(tmp_path):
+    import pytest as _pytest
+
+    from edge_bml.errors import ManifestError
+    from edge_bml.model_registry import select_variant
+
+    source = select_variant("detector", precision="fp32", backend="onnxruntime")
+    derived = source.derive(tmp_path, name="article_detector_test", precision="int8")
+    assert (derived.name, derived.precision, derived.directory) == ("article_detector_test", "int8", tmp_path)
+    assert derived.labels == source.labels and derived.decoder == source.decoder
+    with _pytest.raises(ManifestError):
+        source.derive(tmp_path, task=7)
