@@ -210,18 +210,19 @@ class LookPipeline:
             )
             for i in range(len(found))
         }
-        kept = list(views)
-        if self.catalog is None or not kept:
+        if self.catalog is None:
+            return [articles[i] for i in range(len(found))]
+        for i in range(len(found)):  # nothing to match: not embedded at all (bags in a clothing catalog)
+            if labels[i] not in self.catalog.shards:
+                articles[i] = dataclasses.replace(articles[i], note=f"the catalog has no {labels[i]} products")
+        kept = [i for i in views if labels[i] in self.catalog.shards]
+        if not kept:
             return [articles[i] for i in range(len(found))]
         with timer.stage("embed"):
             vectors = self.embedder.embed([views[i].crop for i in kept])
         with timer.stage("search"):
             for row, i in enumerate(kept):
                 article = articles[i]
-                if article.category not in self.catalog.shards:
-                    note = f"the catalog has no {article.category} products"
-                    articles[i] = dataclasses.replace(article, note=note)
-                    continue
                 matches = self.catalog.search(
                     vectors[row],
                     category=article.category,
