@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     from converters.train_parser_command import add_train_parser_parser
 
     add_train_parser_parser(commands)
+    from converters.pseudo_label_command import add_pseudo_label_parser
+
+    add_pseudo_label_parser(commands)
     from converters.detector_thresholds import add_tune_thresholds_parser
 
     add_tune_thresholds_parser(commands)

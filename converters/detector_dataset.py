@@ -8,14 +8,14 @@ one affine warp. The crop rule is the runtime's (``edge_bml.stages.detector_crop
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from converters.detector_augment import photometric
+from edge_bml.catalog.progress import Progress
 from edge_bml.data_fetch.sources import CCP_CATEGORIES
 from edge_bml.errors import EdgeBmlError
 from edge_bml.image_io import read_image
@@ -32,13 +32,18 @@ class DatasetError(EdgeBmlError):
 
 @dataclass(frozen=True)
 class CcpRecord:
-    """One annotated photo: its file, person box and article boxes (photo pixels) with class ids."""
+    """One annotated photo: its file, person box and article boxes (photo pixels) with class ids.
+
+    ``ignore`` holds class ids that are present in the photo but not boxed (pseudo labels: tagged
+    articles the labeller found no confident box for); training must not treat them as background.
+    """
 
     image_id: str
     path: Path
     person_box: np.ndarray
     boxes: np.ndarray
     labels: np.ndarray
+    ignore: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def load_ccp_records(data_dir: Path, *, split: str | None = None) -> list[CcpRecord]:
@@ -50,25 +55,46 @@ def load_ccp_records(data_dir: Path, *, split: str | None = None) -> list[CcpRec
     path = Path(data_dir) / "ccp" / "annotations.json"
     if not path.is_file():
         raise DatasetError(f"no CCP annotations at {path}; pass --data pointing at the shared data folder")
+    return load_annotation_records(path, split=split)
+
+
+def load_annotation_records(path: Path, *, split: str | None = None) -> list[CcpRecord]:
+    """Images of ``split`` (all when None) with a person box from any CCP-format annotations file.
+
+    File paths are joined to the file's folder (absolute ones stay as they are); an image's
+    optional ``ignore_categories`` become ``CcpRecord.ignore``.
+
+    Raises:
+        DatasetError: the file is missing or is not a CCP-format annotations file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"no annotations file at {path}; pass an existing CCP-format annotations JSON")
     try:
         images = json.loads(path.read_text())["images"]
-    except (json.JSONDecodeError, KeyError) as error:
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise DatasetError(f"{path} is not a CCP annotations file: {error}") from error
     index = {name: i for i, name in enumerate(CATEGORIES)}
     records = []
-    for image in images:
-        if (split is not None and image["split"] != split) or not image.get("person_box"):
-            continue
-        objects = [o for o in image["objects"] if o["category"] in index]
-        records.append(
-            CcpRecord(
-                image_id=str(image["id"]),
-                path=path.parent / image["file"],
-                person_box=np.asarray(image["person_box"], np.float32),
-                boxes=np.asarray([o["box"] for o in objects], np.float32).reshape(-1, 4),
-                labels=np.asarray([index[o["category"]] for o in objects], np.int64),
+    try:
+        for image in images:
+            if (split is not None and image["split"] != split) or not image.get("person_box"):
+                continue
+            objects = [o for o in image["objects"] if o["category"] in index]
+            ignore = [index[c] for c in image.get("ignore_categories", []) if c in index]
+            records.append(
+                CcpRecord(
+                    image_id=str(image["id"]),
+                    path=path.parent / image["file"],
+                    person_box=np.asarray(image["person_box"], np.float32),
+                    boxes=np.asarray([o["box"] for o in objects], np.float32).reshape(-1, 4),
+                    labels=np.asarray([index[o["category"]] for o in objects], np.int64),
+                    ignore=np.asarray(sorted(set(ignore)), np.int64),
+                )
             )
-        )
+    except (KeyError, TypeError, ValueError) as error:
+        message = f"{path}: an image entry is malformed ({error!r}); each needs id, file, split and objects"
+        raise DatasetError(message) from error
     return records
 
 
@@ -81,13 +107,12 @@ class PersonCropDataset:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.photos: list[np.ndarray] = []
         self.scales: list[float] = []
-        for i, record in enumerate(records):
-            photo, scale = self._cached_photo(record)
-            self.photos.append(photo)
-            self.scales.append(scale)
-            if (i + 1) % 50 == 0 or i + 1 == len(records):
-                print(f"\rcaching photos {i + 1}/{len(records)}", end="", file=sys.stderr, flush=True)
-        print(file=sys.stderr)
+        with Progress(len(records), label="caching photos") as bar:
+            for record in records:
+                photo, scale = self._cached_photo(record)
+                self.photos.append(photo)
+                self.scales.append(scale)
+                bar.update()
 
     def _cached_photo(self, record: CcpRecord) -> tuple[np.ndarray, float]:
         person_height = float(record.person_box[3] - record.person_box[1])

@@ -33,7 +33,6 @@ TORCH_SUFFIXES = (".pt", ".pth")
 POSE_PARTNER = {"pose_detection": "pose_landmarks", "pose_landmarks": "pose_detection"}
 
 
-
 class QuantizationRejected(EdgeBmlError):
     """The INT8 model failed its accuracy thresholds; nothing was written."""
 

