@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,20 @@ def cluster(tmp_path_factory):
         _ray("start", f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1", *common, env=env)
         yield f"127.0.0.1:{port}", env
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        _stop_cluster(temp)
+
+
+def _stop_cluster(temp: Path) -> None:
+    """Stop this cluster's processes only (``ray stop`` would stop every Ray on the machine): every one
+    of both nodes names the head's session folder under ``temp`` on its command line."""
+    pattern = str(temp)
+    subprocess.run(["pkill", "-TERM", "-f", pattern], capture_output=True)
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0:
+        if time.monotonic() > deadline:
+            subprocess.run(["pkill", "-KILL", "-f", pattern], capture_output=True)
+            break
+        time.sleep(0.5)
 
 
 def test_a_ray_build_on_two_nodes_equals_the_local_build(cluster, data_dir, tmp_path):
