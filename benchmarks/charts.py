@@ -19,6 +19,15 @@ MODEL_GROUPS = (
 )
 
 
+def _latest(rows: list[dict], group: str) -> list[dict]:
+    """The rows of ``group`` from the newest run that has it (runs of other machines are not mixed)."""
+    members = [r for r in rows if r["group"] == group]
+    if not members:
+        return []
+    newest = max(r.get("datetime") or "" for r in members)
+    return [r for r in members if (r.get("datetime") or "") == newest]
+
+
 def _pyplot():
     try:
         import matplotlib
@@ -33,7 +42,7 @@ def _pyplot():
 def look_by_stage(rows: list[dict], path: Path) -> bool:
     """Stacked bars: where the whole look's time goes, per precision/threads choice."""
     plt = _pyplot()
-    looks = [r for r in rows if r["group"] == "whole_look" and r["extra"].get("stage_median_ms")]
+    looks = [r for r in _latest(rows, "whole_look") if r["extra"].get("stage_median_ms")]
     if plt is None or not looks:
         return False
     looks.sort(key=lambda r: (str(r["params"].get("precision")), r["params"].get("threads", 0)))
@@ -50,7 +59,7 @@ def look_by_stage(rows: list[dict], path: Path) -> bool:
         axis.text(left[y] + 1, y, f"{r['median']:.0f} ms", va="center", fontsize=8)
     axis.invert_yaxis()
     axis.set_xlabel("median ms per look (stage medians stacked; the label is the whole look's median)")
-    axis.set_title("Where the whole look's time goes")
+    axis.set_title(f"Where the whole look's time goes ({looks[0].get('datetime', '')[:10]})")
     axis.legend(ncol=4, fontsize=8, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -94,12 +103,17 @@ def int8_vs_fp32(rows: list[dict], path: Path, *, threads: int = 2) -> bool:
 def against_mediapipe(rows: list[dict], path: Path) -> bool:
     """Bars: MediaPipe's pose solution, edge_bml's pose stage and whole look, from the reference run."""
     plt = _pyplot()
-    reference = [r for r in rows if r["group"] == "pose_reference"]
+    reference = _latest(rows, "pose_reference")
     if plt is None or not reference:
         return False
+    same_run = [r for r in _latest(rows, "whole_look") if r.get("datetime") == reference[0].get("datetime")]
+    looks = [r for r in same_run if r["params"].get("precision") == "auto"]
     labels, values = [], []
-    for r in sorted(reference, key=lambda r: r["median"]):
-        labels.append(r["name"].replace("test_", "").replace("_", " "))
+    for r in sorted(reference + looks, key=lambda r: r["median"]):
+        name = r["name"].replace("test_", "").replace("_", " ")
+        labels.append(
+            name if r["group"] == "pose_reference" else f"edge bml whole look [{r['params'].get('threads')} thr]"
+        )
         values.append(r["median"])
     figure, axis = plt.subplots(figsize=(9, 0.5 * len(labels) + 1.5))
     colours = ["#d9822b" if "mediapipe" in label else "#2f6fb0" for label in labels]
@@ -108,7 +122,7 @@ def against_mediapipe(rows: list[dict], path: Path) -> bool:
         axis.text(value + 0.5, y, f"{value:.1f} ms", va="center", fontsize=8)
     axis.invert_yaxis()
     axis.set_xlabel("median ms per photo, same photos, same run")
-    axis.set_title("edge_bml against MediaPipe's pose solution (orange)")
+    axis.set_title(f"edge_bml against MediaPipe's pose solution (orange), {reference[0].get('datetime', '')[:10]}")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -36,6 +36,7 @@ def load_rows(paths: list[Path]) -> tuple[list[dict], list[dict]]:
             rows.append(
                 {
                     "run": run,
+                    "datetime": data.get("datetime"),
                     "group": bench.get("group") or "ungrouped",
                     "name": bench["name"],
                     "params": bench.get("params") or {},
