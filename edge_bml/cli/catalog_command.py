@@ -109,9 +109,9 @@ def _build_on_ray(args: argparse.Namespace) -> int:
 
     if args.resume:
         raise CatalogError("--resume is for local builds; a Ray build re-embeds what it needs")
-    embedder = open_embedder(args.embedder, threads=1)
-    manifest_of_embedder = embedder.manifest
-    embedder.close()
+    from edge_bml.stages.catalog_embedder import embedder_variant
+
+    manifest_of_embedder = embedder_variant(args.embedder, threads=1)  # the actors load it; the driver need not
     started = time.perf_counter()
     manifest, rate = build_catalog_on_ray(
         args.items,

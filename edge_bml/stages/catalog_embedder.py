@@ -10,7 +10,7 @@ from pathlib import Path
 
 from edge_bml.catalog.catalog_manifest import CatalogManifest
 from edge_bml.errors import ModelNotFoundError
-from edge_bml.manifest import load_manifest
+from edge_bml.manifest import ModelManifest, load_manifest
 from edge_bml.model_registry import models_dir, select_variant
 from edge_bml.stages.embedder import ArticleEmbedder
 
@@ -24,11 +24,11 @@ def embedder_spec_for(catalog_dir: Path, manifest: CatalogManifest, spec: str | 
     return str(beside) if (beside / "manifest.json").is_file() else None
 
 
-def open_embedder(
+def embedder_variant(
     spec: str | None, *, catalog: CatalogManifest | None = None, threads: int | None = None
-) -> ArticleEmbedder:
-    """Load ``spec`` (a variant folder or a name under the models folder); without it, the variant that
-    built ``catalog`` where installed, else the best installed ``embedder`` variant.
+) -> ModelManifest:
+    """The manifest of ``spec`` (a variant folder or a name under the models folder); without it, the
+    variant that built ``catalog`` where installed, else the best installed ``embedder`` variant.
 
     Raises:
         ModelNotFoundError: no such variant is installed.
@@ -39,12 +39,23 @@ def open_embedder(
             path = models_dir() / spec
         if not path.is_dir():
             raise ModelNotFoundError(f"embedder {spec!r} is neither a variant folder nor a name under {models_dir()}")
-        return ArticleEmbedder(load_manifest(path), threads=threads)
+        return load_manifest(path)
     if catalog is not None:
         path = models_dir() / catalog.embedder_name
         if path.is_dir():
-            return ArticleEmbedder(load_manifest(path), threads=threads)
-    return ArticleEmbedder(select_variant("embedder", threads=threads), threads=threads)
+            return load_manifest(path)
+    return select_variant("embedder", threads=threads)
+
+
+def open_embedder(
+    spec: str | None, *, catalog: CatalogManifest | None = None, threads: int | None = None
+) -> ArticleEmbedder:
+    """Load the embedder ``embedder_variant`` names.
+
+    Raises:
+        ModelNotFoundError: no such variant is installed.
+    """
+    return ArticleEmbedder(embedder_variant(spec, catalog=catalog, threads=threads), threads=threads)
 
 
 def open_catalog_embedder(catalog, *, threads: int | None = None) -> ArticleEmbedder:

@@ -19,7 +19,7 @@ import numpy as np
 from edge_bml.errors import InputSpecError, ManifestError
 from edge_bml.stages.detector_crop import CropBox
 from edge_bml.stages.exclusive_articles import ExclusiveRule, resolve_exclusive
-from edge_bml.stages.inputs import person_crop_input, person_crop_margin
+from edge_bml.stages.inputs import person_crop_input
 from edge_bml.stages.model_stage import ModelStage
 
 MAX_CANDIDATES = 3000
@@ -130,7 +130,6 @@ class ArticleDetector(ModelStage):
         self.iou_threshold = float(decoder.get("iou_threshold", 0.5))
         self.max_detections = int(decoder.get("max_detections", 100))
         self.logits = decoder.get("score_activation", "none") == "sigmoid"
-        self.margin = person_crop_margin(manifest)
         spec = {s.name: s for s in self.model.backend.outputs}[manifest.outputs["predictions"]]
         self._dequant = (spec.scale, spec.zero_point) if spec.scale is not None else None
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from edge_bml.errors import InputSpecError, ManifestError
 from edge_bml.stages.detector_crop import CropBox
-from edge_bml.stages.inputs import person_crop_input, person_crop_margin
+from edge_bml.stages.inputs import person_crop_input
 from edge_bml.stages.model_stage import ModelStage
 
 UPSAMPLING = ("bilinear", "nearest")
@@ -89,7 +89,6 @@ class GarmentParser(ModelStage):
         if upsample not in UPSAMPLING:
             raise ValueError(f"upsample must be one of {UPSAMPLING}, got {upsample!r}")
         self.upsample = upsample
-        self.margin = person_crop_margin(manifest)
         spec = {s.name: s for s in self.model.backend.outputs}[manifest.outputs["logits"]]
         self._dequant = (spec.scale, spec.zero_point) if spec.scale is not None else None
 
