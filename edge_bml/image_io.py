@@ -10,6 +10,7 @@ import re
 import stat
 import struct
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -39,23 +40,16 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+_SOF_MARKERS = (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
+
+
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    offset = 2
-    while offset + 9 < len(data):
-        if data[offset] != 0xFF:
-            return None
-        marker = data[offset + 1]
-        if marker == 0xFF:
-            offset += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            offset += 2
-            continue
-        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
-        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+    for marker, offset in _jpeg_markers(data, whole_stream=False):
+        if marker in _SOF_MARKERS:
+            if offset + 9 >= len(data):
+                return None
             height, width = struct.unpack(">HH", data[offset + 5 : offset + 9])
             return width, height
-        offset += 2 + length
     return None
 
 
@@ -90,33 +84,44 @@ def header_size(data: bytes, fmt: str) -> tuple[int, int] | None:
 _JPEG_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
 
 
+def _jpeg_markers(data: bytes, *, whole_stream: bool = True) -> Iterator[tuple[int, int]]:
+    """(marker, offset) of each JPEG marker in order, from just after start-of-image, until the data breaks
+    off or stops being a marker stream. With ``whole_stream`` the entropy-coded data after a start-of-scan
+    is skipped to its next marker and end-of-image ends the walk; without, only the header is walked
+    (as reading the frame size needs)."""
+    offset = 2
+    while offset + 1 < len(data):
+        if data[offset] != 0xFF:
+            return
+        marker = data[offset + 1]
+        if marker == 0xFF:
+            offset += 1
+            continue
+        yield marker, offset
+        if marker == 0xD9 and whole_stream:
+            return
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            offset += 2
+            continue
+        if offset + 4 > len(data):
+            return
+        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        offset += 2 + length
+        if marker == 0xDA and whole_stream:
+            found = _JPEG_MARKER.search(data, offset)
+            if found is None:
+                return
+            offset = found.start()
+
+
 def _jpeg_end(data: bytes) -> int | None:
     """Offset just past the JPEG's end-of-image marker, walking its segments; None if cut off.
 
     Data after the end marker (as phones append for motion photos) is ignored.
     """
-    offset = 2
-    while offset + 1 < len(data):
-        if data[offset] != 0xFF:
-            return None
-        marker = data[offset + 1]
-        if marker == 0xFF:
-            offset += 1
-            continue
+    for marker, offset in _jpeg_markers(data):
         if marker == 0xD9:
             return offset + 2
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            offset += 2
-            continue
-        if offset + 4 > len(data):
-            return None
-        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
-        offset += 2 + length
-        if marker == 0xDA:
-            found = _JPEG_MARKER.search(data, offset)
-            if found is None:
-                return None
-            offset = found.start()
     return None
 
 
