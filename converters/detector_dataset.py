@@ -11,14 +11,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from converters.detector_augment import photometric
+from converters.person_photo_cache import cached_person_photo
 from edge_bml.catalog.progress import Progress
 from edge_bml.data_fetch.sources import CCP_CATEGORIES
 from edge_bml.errors import EdgeBmlError
-from edge_bml.image_io import read_image
 from edge_bml.stages.detector_crop import cut_crop, person_crop_box
 
 CATEGORIES = tuple(CCP_CATEGORIES)
@@ -115,17 +114,15 @@ class PersonCropDataset:
                 bar.update()
 
     def _cached_photo(self, record: CcpRecord) -> tuple[np.ndarray, float]:
-        person_height = float(record.person_box[3] - record.person_box[1])
-        scale = min(1.0, 1.3 * self.height / (person_height * (1 + 2 * CROP_MARGIN)))
-        path = self.cache_dir / f"{record.image_id}.npy"
-        if path.is_file():
-            return np.load(path), scale
-        image = read_image(record.path)
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, small)
-        tmp.replace(path)
-        return small, scale
+        return cached_person_photo(
+            record.path,
+            record.image_id,
+            record.person_box,
+            cache_dir=self.cache_dir,
+            height=self.height,
+            oversize=1.3,
+            margin=CROP_MARGIN,
+        )
 
     def __len__(self) -> int:
         return len(self.records)

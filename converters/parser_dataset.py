@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from converters.person_photo_cache import cached_person_photo
 from edge_bml.catalog.progress import Progress
 from edge_bml.data_fetch.parser_labels import PARSER_CLASSES, ccp_lookup
 from edge_bml.errors import EdgeBmlError
-from edge_bml.image_io import read_image
 from edge_bml.stages.detector_crop import CropBox, cut_crop, person_crop_box
 
 CROP_MARGIN = 0.08
@@ -134,17 +134,15 @@ class PersonParseDataset:
                 bar.update()
 
     def _cached_photo(self, record: ParserRecord) -> tuple[np.ndarray, float]:
-        person_height = float(record.person_box[3] - record.person_box[1])
-        scale = min(1.0, 1.4 * self.height / (person_height * (1 + 2 * CROP_MARGIN)))
-        path = self.cache_dir / f"{record.image_id}.npy"
-        if path.is_file():
-            return np.load(path), scale
-        image = read_image(record.photo)
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, small)
-        tmp.replace(path)
-        return small, scale
+        return cached_person_photo(
+            record.photo,
+            record.image_id,
+            record.person_box,
+            cache_dir=self.cache_dir,
+            height=self.height,
+            oversize=1.4,
+            margin=CROP_MARGIN,
+        )
 
     def __len__(self) -> int:
         return len(self.records)

@@ -7,6 +7,7 @@ on a terminal it redraws in place, in a log it writes a line every ``interval`` 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from tqdm import tqdm
@@ -47,3 +48,18 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def progress_callback(label: str) -> Callable[[int, int], None]:
+    """An ``on_progress(done, total)`` callback drawing a ``Progress`` bar, made at the first call and
+    closed when ``done`` reaches ``total``."""
+    bar: list[Progress] = []
+
+    def show(done: int, total: int) -> None:
+        if not bar:
+            bar.append(Progress(total, label=label))
+        bar[0].update(done - bar[0].done)
+        if done >= total:
+            bar[0].close()
+
+    return show

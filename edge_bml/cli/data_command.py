@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from edge_bml.catalog.progress import Progress
+from edge_bml.catalog.progress import progress_callback
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -22,16 +22,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _progress(label: str):
-    bar: list[Progress] = []
-
-    def show(done: int, total: int) -> None:
-        if not bar:
-            bar.append(Progress(total, label=f"  {label}"))
-        bar[0].update(done - bar[0].done)
-        if done >= total:
-            bar[0].close()
-
-    return show
+    return progress_callback(f"  {label}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from edge_bml.cli.nested_commands import nested_subparsers
@@ -55,30 +56,40 @@ def annotations_path(data: Path) -> Path:
     raise ModelNotFoundError(f"no annotations.json at {data}, {data}/annotations.json or {data}/ccp/annotations.json")
 
 
-def run(args: argparse.Namespace) -> int:
-    from edge_bml.evaluation.detector_eval import evaluate_detector, load_annotations
+def _variant(args: argparse.Namespace, task: str):
+    """``--model``, else the registry's pick for ``task`` by ``--backend/--precision/--threads``."""
     from edge_bml.manifest import load_manifest
     from edge_bml.model_registry import select_variant
-    from edge_bml.stages.detector import ArticleDetector
+
+    if args.model is not None:
+        return load_manifest(args.model)
+    return select_variant(task, backend=args.backend, precision=args.precision, threads=args.threads)
+
+
+@contextmanager
+def _pose_when(wanted: bool, threads: int | None):
+    """The pose stage where the person box comes from it (as in production), else None."""
+    if not wanted:
+        yield None
+        return
     from edge_bml.stages.pose import PoseEstimator, PoseOptions
+
+    with PoseEstimator.create_from_options(PoseOptions(threads=threads)) as pose:
+        yield pose
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_bml.evaluation.detector_eval import evaluate_detector, load_annotations
+    from edge_bml.stages.detector import ArticleDetector
 
     images = load_annotations(annotations_path(args.data), split=args.split)
     if args.limit is not None:
         images = images[: args.limit]
-    if args.model is not None:
-        manifest = load_manifest(args.model)
-    else:
-        manifest = select_variant("detector", backend=args.backend, precision=args.precision, threads=args.threads)
-    pose = None
-    if args.person_crop == "pose":
-        pose = PoseEstimator.create_from_options(PoseOptions(threads=args.threads))
-    try:
+    manifest = _variant(args, "detector")
+    with _pose_when(args.person_crop == "pose", args.threads) as pose:
         with ArticleDetector(manifest, threads=args.threads) as detector:
             detector.exclusive_enabled = detector.exclusive_enabled and not args.keep_contradictions
             result = evaluate_detector(detector, images, person_crop=args.person_crop, pose_estimator=pose)
-    finally:
-        if pose is not None:
-            pose.close()
     result.update(precision=manifest.precision, model=manifest.name, split=args.split)
     if args.json:
         print(json.dumps(result))
@@ -120,27 +131,15 @@ def add_parser_evaluation(commands: argparse._SubParsersAction) -> None:
 
 def run_parser(args: argparse.Namespace) -> int:
     from edge_bml.evaluation.parser_eval import evaluate_parser, load_parser_annotations
-    from edge_bml.manifest import load_manifest
-    from edge_bml.model_registry import select_variant
     from edge_bml.stages.parser import GarmentParser
-    from edge_bml.stages.pose import PoseEstimator, PoseOptions
 
     images, table = load_parser_annotations(annotations_path(args.data), split=args.split)
     if args.limit is not None:
         images = images[: args.limit]
-    if args.model is not None:
-        manifest = load_manifest(args.model)
-    else:
-        manifest = select_variant("parser", backend=args.backend, precision=args.precision, threads=args.threads)
-    pose = None
-    if args.person_box == "pose":
-        pose = PoseEstimator.create_from_options(PoseOptions(threads=args.threads))
-    try:
+    manifest = _variant(args, "parser")
+    with _pose_when(args.person_box == "pose", args.threads) as pose:
         with GarmentParser(manifest, threads=args.threads, upsample=args.upsample) as parser:
             result = evaluate_parser(parser, images, table=table, person_box=args.person_box, pose_estimator=pose)
-    finally:
-        if pose is not None:
-            pose.close()
     result.update(precision=manifest.precision, model=manifest.name, split=args.split, upsample=args.upsample)
     if args.json:
         print(json.dumps(result))

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edge_bml.catalog.progress import Progress
+from edge_bml.catalog.progress import progress_callback
 from edge_bml.cli.arg_types import positive_int
 from edge_bml.cli.evaluate_command import annotations_path, evaluate_subparsers
 from edge_bml.cli.look_command import add_look_options, options_from_args
@@ -29,14 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     images = load_annotations(annotations_path(args.data), split=args.split)[: args.limit]
 
-    bar: list[Progress] = []
-
-    def progress(done: int, total: int) -> None:
-        if not bar:
-            bar.append(Progress(total, label="evaluating"))
-        bar[0].update(done - bar[0].done)
-        if done >= total:
-            bar[0].close()
+    progress = progress_callback("evaluating")
 
     with LookPipeline(options_from_args(args)) as pipeline:
         ccp_dir = annotations_path(args.data).parent

@@ -44,6 +44,15 @@ def load_annotations(path: Path, *, split: str | None = None) -> list[dict]:
     return chosen
 
 
+def evaluation_person_box(image_info: dict, image: np.ndarray, pose_estimator=None):
+    """The box an evaluation crops around: the pose stage's main person (as in production) or, without a
+    pose estimator, the annotated ``person_box``; None where there is none."""
+    if pose_estimator is None:
+        return image_info.get("person_box")
+    main = pose_estimator(image).main
+    return None if main is None else main.person_box
+
+
 def evaluate_detector(
     detector: ArticleDetector,
     images: list[dict],
@@ -74,11 +83,7 @@ def evaluate_detector(
     confusion = np.zeros((len(labels), len(labels) + 1), np.int64)  # last column: missed
     for image_info in images:
         image = read_image(image_info["path"])
-        if person_crop == "gt":
-            box = image_info.get("person_box")
-        else:
-            main = pose_estimator(image).main
-            box = None if main is None else main.person_box
+        box = evaluation_person_box(image_info, image, pose_estimator if person_crop == "pose" else None)
         no_person += box is None
         found = detector(image, box, score_threshold=EVAL_SCORE_THRESHOLD)
         objects = [o for o in image_info.get("objects", []) if o["category"] in index]

@@ -26,7 +26,7 @@ from edge_bml.data_fetch.article_boxes import article_objects
 from edge_bml.data_fetch.parser_labels import ARTICLE_CLASSES, ccp_lookup
 from edge_bml.errors import EvaluationDataError
 from edge_bml.evaluation.detection_ap import DetectionEvaluator
-from edge_bml.evaluation.detector_eval import load_annotations
+from edge_bml.evaluation.detector_eval import evaluation_person_box, load_annotations
 from edge_bml.image_io import read_image
 from edge_bml.stages.parser import GarmentParser, ParseResult
 
@@ -138,11 +138,7 @@ def evaluate_parser(
             raise EvaluationDataError(
                 f"{image_info['path']}: label map {truth.shape} and photo {image.shape[:2]} differ"
             )
-        if person_box == "annotated":
-            box = image_info.get("person_box")
-        else:
-            main = pose_estimator(image).main
-            box = None if main is None else main.person_box
+        box = evaluation_person_box(image_info, image, pose_estimator if person_box == "pose" else None)
         no_person += box is None
         started = time.perf_counter()
         result = parser(image, box)
