@@ -8,11 +8,12 @@ is multiplied by ``penalty`` and kept below its category's shown threshold, so i
 look but remains a ranked alternative (``--all-detections``, AP).
 
 Chosen on CCP val (``edge-bml evaluate detector``), not by intuition: in the ground truth of all
-804 photos only 1 of 139 exclusive-category pairs overlaps at IoU > 0.5 (a top over a dress), while
+804 photos only 4 of 139 exclusive-category pairs overlap at IoU > 0.5 (tops over dresses), while
 a pose band rule (both boxes cover the upper thigh or the chest) flags 20 of them (dresses over
 leggings, tops over dresses); and choosing the survivor by a pose-geometry prior (box top and
 bottom in shoulder/hip/knee/ankle units, fitted on train) picked the right garment less often than
-the detector's score (14 against 16 of 27 val conflicts with a right answer).
+the detector's score (13 against 16 of 27 val conflicts with a right answer;
+``benchmarks/exclusive_rule_study.py``).
 """
 
 from __future__ import annotations
