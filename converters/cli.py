@@ -19,6 +19,13 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint(args: argparse.Namespace) -> int:
+    from converters.embedder_onnx_init import checkpoint_from_onnx
+
+    print(f"wrote {checkpoint_from_onnx(args.variant, Path(args.out))}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bml-convert", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -28,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", help="models folder (default: quantized_models/)")
     fetch.add_argument("--no-openvino", action="store_true", help="skip the FP32 OpenVINO IR variants")
     fetch.set_defaults(func=_fetch)
+    checkpoint = commands.add_parser(
+        "checkpoint",
+        help="write a PyTorch checkpoint from an FP32 ONNX embedder variant (for the litert-torch route)",
+    )
+    checkpoint.add_argument("variant", help="the FP32 ONNX embedder variant folder, e.g. quantized_models/NAME")
+    checkpoint.add_argument("--out", required=True, help="checkpoint file to write, e.g. /tmp/NAME.pt")
+    checkpoint.set_defaults(func=_checkpoint)
     from converters.train_detector_command import add_train_detector_parser
 
     add_train_detector_parser(commands)

@@ -75,3 +75,42 @@ def load_onnx_embedder(net, variant: str | Path) -> dict[str, int]:
         net.heads[dims].weight.copy_(torch.from_numpy(weights[head_weight].copy()))
         net.heads[dims].bias.copy_(torch.from_numpy(weights[head_bias].copy()))
     return {"convolutions": convs, "head_dims": int(dims)}
+
+
+def checkpoint_from_onnx(variant: str | Path, out: Path) -> Path:
+    """Write a training checkpoint (``model`` + ``config``) holding an FP32 ONNX embedder variant's weights.
+
+    For the routes that start from a PyTorch checkpoint (litert-torch) once the training run's own
+    checkpoint is gone. The network computes what the ONNX model does (BatchNorms folded, as loaded
+    by ``load_onnx_embedder``); the written file is atomic.
+
+    Raises:
+        ModelLoadError: the variant is not an FP32 ONNX embedder of this network.
+    """
+    import os
+
+    import torch
+
+    from converters.embedder_net import ArticleEmbedderNet
+    from converters.torch_models.efficientnet_lite0 import EfficientNetLite0
+
+    manifest = load_manifest(variant)
+    dims = int(manifest.decoder.get("dims", 0))
+    if dims <= 0:
+        raise ModelLoadError(f"{variant}: the manifest names no embedding size (decoder.dims)")
+    net = ArticleEmbedderNet(EfficientNetLite0(), dims=(dims,))
+    loaded = load_onnx_embedder(net, variant)
+    training = (manifest.source or {}).get("training") or {}
+    config = {**(training.get("config") or {}), "size": manifest.input.width, "dims": dims}
+    state = {
+        "config": config,
+        "model": net.state_dict(),
+        "step": training.get("steps"),
+        "recovered_from": {"variant": manifest.name, "sha256": manifest.sha256, **loaded},
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, out)
+    return out

@@ -26,6 +26,7 @@ is imported before a conversion runs.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -285,7 +286,22 @@ def _type_keys(module_type: type) -> tuple:
     return (module_type, f"{module_type.__module__}.{module_type.__qualname__}")
 
 
-def _quantizer(int8_types: tuple[type, ...] = ()):
+def onnx_style_name(module_path: str) -> str:
+    """A module path as the ONNX export names its nodes, so one ``--keep-float`` pattern fits every route.
+
+    ``backbone._blocks.0._expand_conv`` -> ``/backbone/_blocks.0/_expand_conv/`` (list indices stay
+    joined to their list by a dot, as ``torch.onnx.export`` writes them).
+    """
+    parts: list[str] = []
+    for part in module_path.split(".") if module_path else []:
+        if part.isdigit() and parts:
+            parts[-1] = f"{parts[-1]}.{part}"
+        else:
+            parts.append(part)
+    return "/" + "".join(f"{part}/" for part in parts)
+
+
+def _quantizer(int8_types: tuple[type, ...] = (), keep_float: tuple[str, ...] = ()):
     """litert-torch's PT2EQuantizer, plus conv -> ReLU6 (hardtanh) as one pattern observed after the clamp.
 
     As shipped, the quantizer fuses conv with ReLU only: behind a ReLU6 the conv's output observer
@@ -296,7 +312,8 @@ def _quantizer(int8_types: tuple[type, ...] = ()):
     ``int8_types``: where given, only ops called inside modules of these types are annotated (weights
     and other non-op nodes, which have no module stack, go with their op). PT2EQuantizer's own
     ``set_module_type`` cannot do this: its filter also tests the weight nodes, which have no module
-    stack, so no convolution ever matches.
+    stack, so no convolution ever matches. ``keep_float``: regular expressions on the ONNX-style name
+    of an op's innermost module (``onnx_style_name``); matching ops stay float.
     """
     import torch
     from litert_torch.quantize import pt2e_quantizer
@@ -328,15 +345,20 @@ def _quantizer(int8_types: tuple[type, ...] = ()):
             utils._mark_nodes_as_annotated(partition)
 
     scope = {key for module_type in int8_types for key in _type_keys(module_type)}
+    kept = [re.compile(pattern) for pattern in keep_float]
 
     def in_scope(node) -> bool:
         if node.op != "call_function":
             return True
-        return any(kind in scope for _, kind in (node.meta.get("nn_module_stack") or {}).values())
+        stack = list((node.meta.get("nn_module_stack") or {}).values())
+        if scope and not any(kind in scope for _, kind in stack):
+            return False
+        innermost = max((str(path) for path, _ in stack), key=len, default="")
+        return not any(pattern.search(onnx_style_name(innermost)) for pattern in kept)
 
     class Quantizer(pt2e_quantizer.PT2EQuantizer):
         def _annotate_all_static_patterns(self, model, quantization_config, filter_fn=None):
-            if scope:
+            if scope or kept:
                 filter_fn = in_scope  # called once, for the global config: nothing else is set
             if quantization_config is not None and not quantization_config.is_qat:
                 annotate_conv_hardtanh(model, quantization_config, filter_fn)
@@ -358,12 +380,17 @@ def quantize_litert_torch(
 
     ``calibration`` holds the model inputs as the runtime feeds the FP32 variant (NCHW float32).
 
+    ``keep_float.patterns`` keep the ops of matching modules float (names as ``onnx_style_name``).
+
     Raises:
         LitertTorchError: litert-torch is missing, the checkpoint does not fit, or ``keep_float``
-        asks for layers by name (not supported on this route).
+        asks for layers by feature-map size (not supported on this route).
     """
-    if keep_float != ALL_INT8:
-        raise LitertTorchError("--keep-float is not supported on the litert-torch route (it keeps its own float tail)")
+    if keep_float.max_size is not None:
+        raise LitertTorchError(
+            "--keep-float-max-size is not supported on the litert-torch route (it keeps its own float tail); "
+            "name the layers with --keep-float PATTERN"
+        )
     _require_extra()
     import litert_torch
     import torch
@@ -374,7 +401,7 @@ def quantize_litert_torch(
     module, described, int8_types = torch_module(checkpoint, manifest)
     sample = _sample(manifest)
     config = pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
-    quantizer = _quantizer(int8_types).set_global(config)
+    quantizer = _quantizer(int8_types, keep_float.patterns).set_global(config)
     with torch.no_grad():
         # strict (TorchDynamo) export records the source ops that the quantizer's ``add`` pattern looks for:
         # with the non-strict default the residual additions stay float.
@@ -394,6 +421,7 @@ def quantize_litert_torch(
         "affine per-tensor (HistogramObserver); plus conv->ReLU6 observed after the clamp; torch.export "
         "strict=True; torchao prepare_pt2e/convert_pt2e(fold_quantize=False)",
         "int8_modules": [t.__name__ for t in int8_types] or "all",
+        "keep_float": keep_float.describe(),
         "kept_float": {
             "embedder": "L2 normalisation",
             "detector": "box arithmetic after the head (grid points, strides, centre/size) and the final concat "

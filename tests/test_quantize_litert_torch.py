@@ -159,6 +159,38 @@ def test_detector_is_int8_up_to_its_head_and_decodes_in_float(tmp_path):
     assert graph.tensors[graph.inputs[0]].type == schema.TensorType.FLOAT32
 
 
+def test_keep_float_names_the_layers_that_stay_float(checkpoint, tmp_path):
+    """``--keep-float '_conv_stem' '_blocks\\.0/'`` (the ONNX and OpenVINO embedder's settings) works here too:
+    the stem and first block's convolutions stay float, every later one is INT8."""
+    pytest.importorskip("litert_torch", reason="the 'litert' extra (pip install -e '.[litert]') is not installed")
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    from converters.quantize_litert_torch import quantize_litert_torch
+    from converters.quantized_output import KeepFloat
+
+    path, fp32_dir = checkpoint
+    rng = np.random.default_rng(0)
+    calibration = [rng.standard_normal((1, 3, SIZE, SIZE)).astype(np.float32) for _ in range(4)]
+    keep = KeepFloat(patterns=("_conv_stem", r"_blocks\.0/"))
+    output = quantize_litert_torch(
+        path, tmp_path, "embedder", calibration, manifest=load_manifest(fp32_dir), keep_float=keep
+    )
+
+    assert output.settings["keep_float"] == {"patterns": ["_conv_stem", r"_blocks\.0/"], "max_size": None}
+    model = flatbuffer_utils.read_model(str(tmp_path / output.model_file))
+    graph = model.subgraphs[0]
+    conv = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D}
+    types = [
+        graph.tensors[op.outputs[0]].type
+        for op in graph.operators
+        if model.operatorCodes[op.opcodeIndex].builtinCode in conv
+    ]
+    # Stem, block 0's depthwise and projection convolutions (it has no expansion): float; all later ones INT8.
+    assert types[:3] == [schema.TensorType.FLOAT32] * 3
+    assert len(types) > 40 and set(types[3:]) == {schema.TensorType.INT8}
+
+
 def test_checkpoint_goes_to_tflite_only(checkpoint, tmp_path):
     path, fp32_dir = checkpoint
     options = QuantizeOptions(source_manifest=fp32_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -118,3 +119,14 @@ def test_calibration_never_takes_a_held_apart_photo(data_dir, tmp_path):
     assert tensors[0].shape == (1, 3, manifest.input.height, manifest.input.width)
     with pytest.raises(CalibrationError, match="held-apart"):
         calibration_tensors(manifest, tmp_path, count=None, exclude=[tmp_path / p.name for p in photos])
+
+
+def test_litert_torch_module_paths_read_as_onnx_node_names():
+    """One ``--keep-float`` pattern fits the litert-torch route and the ONNX/OpenVINO routes."""
+    from converters.quantize_litert_torch import onnx_style_name
+
+    assert onnx_style_name("backbone._blocks.0._expand_conv") == "/backbone/_blocks.0/_expand_conv/"
+    assert onnx_style_name("backbone._conv_stem") == "/backbone/_conv_stem/"
+    assert onnx_style_name("") == "/"
+    assert re.search(r"_blocks\.0/", onnx_style_name("backbone._blocks.0._project_conv"))
+    assert not re.search(r"_blocks\.0/", onnx_style_name("backbone._blocks.10._project_conv"))
