@@ -21,6 +21,7 @@ from edge_bml.model_registry import VariantChoice
 from edge_bml.runtime_choice import RuntimeChoice
 from edge_bml.stages.article_views import article_view, optional_parser
 from edge_bml.stages.detector import ArticleDetector
+from edge_bml.stages.embedder import ArticleEmbedder
 from edge_bml.stages.pose import PoseEstimator, PoseOptions
 from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier, PoseClassifierOptions
 from edge_bml.timing import StageTimer
@@ -88,34 +89,63 @@ def advice(decision: PoseClass) -> str:
 class LookPipeline:
     """Loads every model once; call it with a photo (path, bytes or RGB array) to get a ``Look``."""
 
-    def __init__(self, options: LookOptions | None = None) -> None:
+    def __init__(
+        self,
+        options: LookOptions | None = None,
+        *,
+        pose: PoseEstimator | None = None,
+        detector: ArticleDetector | None = None,
+        catalog: Catalog | None = None,
+        embedder: ArticleEmbedder | None = None,
+    ) -> None:
         """Load the pose models, the detector, and (with a catalog) the catalog and its embedder.
+
+        ``pose``, ``detector``, ``catalog`` (an open catalog, instead of ``options.catalog``) and ``embedder``
+        (the catalog's, checked against it) are used as given instead of loaded; the options' runtime choices
+        and ``mirror_average`` do not apply to them (tests give stages that run a fake backend). The pipeline
+        closes them with itself, also when it fails to load.
 
         Raises:
             ModelNotFoundError, BackendUnavailableError, ChecksumMismatchError: a model cannot be loaded.
             CatalogError: the catalog cannot be opened; CatalogEmbedderMismatchError: its embedder differs.
+            ValueError: both ``catalog`` and ``options.catalog``, or an ``embedder`` without a catalog.
         """
         from edge_bml.stages.catalog_embedder import open_catalog_embedder
 
         self.options = options = options or LookOptions()
-        self._closers = []
+        self._closers = [stage.close for stage in (pose, detector, catalog, embedder) if stage is not None]
         try:
-            pose = options.choice("pose").variant_query
-            self.pose = PoseEstimator.create_from_options(PoseOptions(**pose, mirror_average=options.mirror_average))
-            self._closers.append(self.pose.close)
+            if catalog is not None and options.catalog is not None:
+                raise ValueError("give a catalog either in the options or opened, not both")
+            if embedder is not None and catalog is None:
+                raise ValueError("an embedder is given only with the opened catalog it belongs to")
+            if pose is None:
+                query = options.choice("pose").variant_query
+                pose = PoseEstimator.create_from_options(PoseOptions(**query, mirror_average=options.mirror_average))
+                self._closers.append(pose.close)
+            self.pose = pose
             self.classifier = PoseClassifier(options.classifier)
-            self.detector = ArticleDetector.create_from_choice(options.choice("detector"))
-            self._closers.append(self.detector.close)
+            if detector is None:
+                detector = ArticleDetector.create_from_choice(options.choice("detector"))
+                self._closers.append(detector.close)
+            self.detector = detector
             self.catalog = self.embedder = self.parser = None
-            if options.catalog is not None and options.parser:
+            searching = catalog is not None or options.catalog is not None
+            if searching and options.parser:
                 self.parser = optional_parser(options.choice("parser"))
                 if self.parser is not None:
                     self._closers.append(self.parser.close)
-            if options.catalog is not None:
-                self.catalog = Catalog(options.catalog)
-                self._closers.append(self.catalog.close)
-                self.embedder = open_catalog_embedder(self.catalog, threads=options.choice("embedder").threads)
-                self._closers.append(self.embedder.close)
+            if searching:
+                if catalog is None:
+                    catalog = Catalog(options.catalog)
+                    self._closers.append(catalog.close)
+                self.catalog = catalog
+                if embedder is None:
+                    embedder = open_catalog_embedder(catalog, threads=options.choice("embedder").threads)
+                    self._closers.append(embedder.close)
+                else:
+                    catalog.check_embedder(embedder)
+                self.embedder = embedder
         except BaseException:
             self.close()
             raise

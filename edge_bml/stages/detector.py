@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge_bml.backends import Backend
 from edge_bml.errors import InputSpecError, ManifestError
 from edge_bml.stages.detector_crop import CropBox
 from edge_bml.stages.exclusive_articles import ExclusiveRule, resolve_exclusive
@@ -111,8 +112,8 @@ class ArticleDetector(ModelStage):
 
     task = "detector"
 
-    def __init__(self, manifest, *, threads: int | None = None) -> None:
-        super().__init__(manifest, threads=threads)
+    def __init__(self, manifest, *, threads: int | None = None, loaded_backend: Backend | None = None) -> None:
+        super().__init__(manifest, threads=threads, loaded_backend=loaded_backend)
         decoder = manifest.decoder
         self.labels = tuple(manifest.labels)
         if not self.labels:

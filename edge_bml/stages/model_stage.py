@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_bml.backends import Backend
 from edge_bml.errors import ManifestError
 from edge_bml.manifest import ModelManifest
 from edge_bml.model_registry import LoadedModel, VariantChoice, choose_variant, load_model
@@ -15,10 +16,25 @@ class ModelStage:
 
     task: str = ""
 
-    def __init__(self, manifest: ModelManifest, *, threads: int | None = None) -> None:
+    def __init__(
+        self, manifest: ModelManifest, *, threads: int | None = None, loaded_backend: Backend | None = None
+    ) -> None:
+        """Load ``manifest``'s model file on its backend, or run ``loaded_backend`` instead.
+
+        ``loaded_backend`` is an already opened ``Backend`` (the tests' fake one) that this stage then owns
+        and closes; the manifest still says how inputs are made and outputs read. Its checksums are not
+        checked then, as no model file is read.
+
+        Raises:
+            ManifestError: a manifest of another task, or outputs the model does not have.
+            ModelNotFoundError, ChecksumMismatchError, BackendUnavailableError, ModelLoadError: loading failed.
+        """
         if manifest.task != self.task:
             raise ManifestError(f"{manifest.name} is a {manifest.task} model, not {self.task}")
-        self.model: LoadedModel = load_model(manifest, threads=threads)
+        if loaded_backend is None:
+            self.model: LoadedModel = load_model(manifest, threads=threads)
+        else:
+            self.model = LoadedModel(manifest=manifest, backend=loaded_backend)
         self.manifest = manifest
         # Why this variant runs; ``create_from_options`` replaces it with the registry's reasons.
         self.choice = VariantChoice(manifest, "given", "named by the caller")
@@ -27,6 +43,7 @@ class ModelStage:
         names = {s.name for s in self.model.backend.outputs}
         missing = {role: name for role, name in manifest.outputs.items() if name not in names}
         if missing:
+            self.model.backend.close()  # the stage never comes to be: nothing else would close it
             raise ManifestError(f"{manifest.name}: outputs {missing} not in the model's outputs {sorted(names)}")
 
     @classmethod

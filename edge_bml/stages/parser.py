@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge_bml.backends import Backend
 from edge_bml.errors import InputSpecError, ManifestError
 from edge_bml.stages.detector_crop import CropBox
 from edge_bml.stages.inputs import person_crop_input
@@ -79,8 +80,15 @@ class GarmentParser(ModelStage):
 
     task = "parser"
 
-    def __init__(self, manifest, *, threads: int | None = None, upsample: str = "bilinear") -> None:
-        super().__init__(manifest, threads=threads)
+    def __init__(
+        self,
+        manifest,
+        *,
+        threads: int | None = None,
+        upsample: str = "bilinear",
+        loaded_backend: Backend | None = None,
+    ) -> None:
+        super().__init__(manifest, threads=threads, loaded_backend=loaded_backend)
         self.classes = tuple(manifest.labels)
         if not self.classes:
             raise ManifestError(f"{manifest.name}: a parser manifest needs its class labels")

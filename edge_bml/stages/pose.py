@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_bml.backends import Backend
 from edge_bml.geometry import RotatedRect
 from edge_bml.runtime_choice import RuntimeChoice
 from edge_bml.stages.inputs import landmark_input, pose_detection_input
@@ -175,8 +176,8 @@ class PoseDetector(ModelStage):
 
     task = "pose_detection"
 
-    def __init__(self, manifest, *, threads: int | None = None) -> None:
-        super().__init__(manifest, threads=threads)
+    def __init__(self, manifest, *, threads: int | None = None, loaded_backend: Backend | None = None) -> None:
+        super().__init__(manifest, threads=threads, loaded_backend=loaded_backend)
         decoder = manifest.decoder
         self.anchors = generate_anchors(decoder["anchors"])
         self.score_threshold = float(decoder.get("min_score_thresh", 0.5))
@@ -259,8 +260,15 @@ class PoseLandmarker(ModelStage):
 
     task = "pose_landmarks"
 
-    def __init__(self, manifest, *, threads: int | None = None, mirror_average: bool = False) -> None:
-        super().__init__(manifest, threads=threads)
+    def __init__(
+        self,
+        manifest,
+        *,
+        threads: int | None = None,
+        mirror_average: bool = False,
+        loaded_backend: Backend | None = None,
+    ) -> None:
+        super().__init__(manifest, threads=threads, loaded_backend=loaded_backend)
         self.mirror_average = mirror_average
         decoder = manifest.decoder
         self.num_landmarks = int(decoder.get("num_landmarks", 33))
