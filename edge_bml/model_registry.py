@@ -197,15 +197,17 @@ class LoadedModel:
         self.backend.close()
 
 
-def load_model(manifest: ModelManifest, *, backend: str | None = None, threads: int | None = None) -> LoadedModel:
-    """Verify a variant's checksums and open it on its backend.
+def load_model(
+    manifest: ModelManifest, *, backend: str | None = None, threads: int | None = None, batch: int | None = None
+) -> LoadedModel:
+    """Verify a variant's checksums and open it on its backend (``batch``: as ``open_backend``).
 
     Raises:
         ModelNotFoundError, ChecksumMismatchError, BackendUnavailableError, ModelLoadError.
     """
     manifest.verify()
     try:
-        runtime = open_backend(manifest.model_path, backend=backend or manifest.backend, threads=threads)
+        runtime = open_backend(manifest.model_path, backend=backend or manifest.backend, threads=threads, batch=batch)
     except EdgeBmlError as error:
         raise type(error)(f"{manifest.name}: {error}") from error
     return LoadedModel(manifest=manifest, backend=runtime)

@@ -36,16 +36,22 @@ def is_available(name: str) -> bool:
 
 
 def open_backend(
-    path: str | Path, *, backend: str | None = None, threads: int | None = None, compute_precision: str = "fp32"
+    path: str | Path,
+    *,
+    backend: str | None = None,
+    threads: int | None = None,
+    compute_precision: str = "fp32",
+    batch: int | None = None,
 ) -> Backend:
     """Load a model file on a backend (by name, or by the file's suffix when ``backend`` is None).
 
     ``compute_precision`` pins the precision of float layers (``fp32``, or ``bf16`` on OpenVINO where
-    the CPU has it); no runtime is left to pick its own.
+    the CPU has it); no runtime is left to pick its own. ``batch`` sets every input's first dimension
+    (OpenVINO reshapes the model, LiteRT resizes its tensors, ONNX Runtime needs a dynamic one).
 
     Raises:
-        BackendUnavailableError: the runtime is not installed, the name is unknown, or it cannot compute
-            in ``compute_precision`` here.
+        BackendUnavailableError: the runtime is not installed, the name is unknown, it cannot compute
+            in ``compute_precision`` here, or it cannot run the model in batches of ``batch``.
         ModelNotFoundError: the file does not exist.
         ModelLoadError: the runtime cannot read the file.
     """
@@ -58,7 +64,7 @@ def open_backend(
         from edge_bml.backends.openvino_backend import OpenVinoBackend as cls
     else:
         raise BackendUnavailableError(f"unknown backend {name!r}; choose one of {BACKEND_NAMES}")
-    return cls(path, threads=threads, compute_precision=compute_precision)
+    return cls(path, threads=threads, compute_precision=compute_precision, batch=batch)
 
 
 __all__ = [

@@ -35,13 +35,17 @@ class Backend(abc.ABC):
     """One loaded model on one runtime. Use as a context manager or call ``close``.
 
     ``compute_precision`` is the precision the runtime computes float layers in: ``fp32`` unless
-    ``bf16`` is asked for, and never left to the runtime's own default.
+    ``bf16`` is asked for, and never left to the runtime's own default. ``batch`` sets the first
+    dimension of every input (a model exported for one image run on two at once); None keeps the
+    model's own shapes.
     """
 
     name: str = "backend"
     supported_precisions: tuple[str, ...] = ("fp32",)
 
-    def __init__(self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32") -> None:
+    def __init__(
+        self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32", batch: int | None = None
+    ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelNotFoundError(
@@ -50,12 +54,15 @@ class Backend(abc.ABC):
             )
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
+        if batch is not None and batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
         if compute_precision not in self.supported_precisions:
             raise BackendUnavailableError(
                 f"{self.name} cannot compute in {compute_precision!r}; it offers {self.supported_precisions}"
             )
         self.threads = threads
         self.compute_precision = compute_precision
+        self.batch = batch
 
     @property
     @abc.abstractmethod

@@ -54,14 +54,26 @@ class LiteRTBackend(Backend):
 
     name = "litert"
 
-    def __init__(self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32") -> None:
-        super().__init__(path, threads=threads, compute_precision=compute_precision)
+    def __init__(
+        self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32", batch: int | None = None
+    ) -> None:
+        super().__init__(path, threads=threads, compute_precision=compute_precision, batch=batch)
         interpreter_class = _interpreter_class()
         try:
             self._interpreter = _new_interpreter(interpreter_class, str(self.path), threads)
-            self._interpreter.allocate_tensors()
+            if batch is None:
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise ModelLoadError(f"LiteRT cannot load {self.path}: {error}") from error
+        if batch is not None:
+            try:
+                for detail in self._interpreter.get_input_details():
+                    self._interpreter.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]])
+                self._interpreter.allocate_tensors()
+            except (ValueError, RuntimeError) as error:
+                raise BackendUnavailableError(
+                    f"LiteRT cannot run {self.path.name} in batches of {batch}: {error}"
+                ) from error
         self._inputs = self._interpreter.get_input_details()
         self._outputs = self._interpreter.get_output_details()
 

@@ -40,8 +40,10 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32") -> None:
-        super().__init__(path, threads=threads, compute_precision=compute_precision)
+    def __init__(
+        self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32", batch: int | None = None
+    ) -> None:
+        super().__init__(path, threads=threads, compute_precision=compute_precision, batch=batch)
         if onnxruntime_import_is_unsafe():
             raise BackendUnavailableError(
                 "usearch was imported before edge_bml, and ONNX Runtime would crash the process if loaded "
@@ -66,6 +68,13 @@ class OnnxRuntimeBackend(Backend):
             raise ModelLoadError(f"ONNX Runtime cannot load {self.path}: {error}") from error
         self._inputs = [_spec(a) for a in self._session.get_inputs()]
         self._outputs = [_spec(a) for a in self._session.get_outputs()]
+        fixed = [s.name for s in self._inputs if batch is not None and s.shape and s.shape[0] not in (-1, batch)]
+        if fixed:
+            self._session = None
+            raise BackendUnavailableError(
+                f"ONNX Runtime cannot run {self.path.name} in batches of {batch}: inputs {fixed} have a fixed batch "
+                "(export the model with a dynamic first dimension)"
+            )
 
     @property
     def inputs(self) -> list[TensorSpec]:

@@ -38,8 +38,10 @@ class OpenVinoBackend(Backend):
     name = "openvino"
     supported_precisions = ("fp32", "bf16")
 
-    def __init__(self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32") -> None:
-        super().__init__(path, threads=threads, compute_precision=compute_precision)
+    def __init__(
+        self, path: str | Path, *, threads: int | None = None, compute_precision: str = "fp32", batch: int | None = None
+    ) -> None:
+        super().__init__(path, threads=threads, compute_precision=compute_precision, batch=batch)
         try:
             import openvino as ov
         except ImportError:
@@ -54,8 +56,20 @@ class OpenVinoBackend(Backend):
             )
         try:
             model = core.read_model(str(self.path))
-            self._compiled = core.compile_model(model, "CPU", config)
         except Exception as error:  # OpenVINO raises plain RuntimeError subclasses
+            raise ModelLoadError(f"OpenVINO cannot load {self.path}: {error}") from error
+        if batch is not None:
+            try:
+                model.reshape(
+                    {port: ov.PartialShape([batch, *list(port.get_partial_shape())[1:]]) for port in model.inputs}
+                )
+            except Exception as error:
+                raise BackendUnavailableError(
+                    f"OpenVINO cannot run {self.path.name} in batches of {batch}: {error}"
+                ) from error
+        try:
+            self._compiled = core.compile_model(model, "CPU", config)
+        except Exception as error:
             raise ModelLoadError(f"OpenVINO cannot load {self.path}: {error}") from error
         self._request = self._compiled.create_infer_request()
         hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")

@@ -17,9 +17,16 @@ class ModelStage:
     task: str = ""
 
     def __init__(
-        self, manifest: ModelManifest, *, threads: int | None = None, loaded_backend: Backend | None = None
+        self,
+        manifest: ModelManifest,
+        *,
+        threads: int | None = None,
+        loaded_backend: Backend | None = None,
+        batch: int | None = None,
     ) -> None:
         """Load ``manifest``'s model file on its backend, or run ``loaded_backend`` instead.
+
+        ``batch``: open the model for inputs of that many images (see ``open_backend``).
 
         ``loaded_backend`` is an already opened ``Backend`` (the tests' fake one) that this stage then owns
         and closes; the manifest still says how inputs are made and outputs read. Its checksums are not
@@ -32,7 +39,7 @@ class ModelStage:
         if manifest.task != self.task:
             raise ManifestError(f"{manifest.name} is a {manifest.task} model, not {self.task}")
         if loaded_backend is None:
-            self.model: LoadedModel = load_model(manifest, threads=threads)
+            self.model: LoadedModel = load_model(manifest, threads=threads, batch=batch)
         else:
             self.model = LoadedModel(manifest=manifest, backend=loaded_backend)
         self.manifest = manifest

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_bml.backends import Backend
+from edge_bml.errors import BackendUnavailableError
 from edge_bml.geometry import RotatedRect
 from edge_bml.runtime_choice import RuntimeChoice
 from edge_bml.stages.inputs import landmark_input, pose_detection_input
@@ -256,7 +257,12 @@ def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, *, kernel: int, min
 
 
 class PoseLandmarker(ModelStage):
-    """Reads 33 landmarks from the rotated square around one person."""
+    """Reads 33 landmarks from the rotated square around one person.
+
+    With ``mirror_average`` the crop and its mirror go through the model as one batch of two where the
+    runtime can resize the model's batch (OpenVINO, LiteRT): one call costs less than two on 2 threads
+    (``benchmarks/test_mirror_pass.py``). Elsewhere they are read one after the other.
+    """
 
     task = "pose_landmarks"
 
@@ -268,7 +274,15 @@ class PoseLandmarker(ModelStage):
         mirror_average: bool = False,
         loaded_backend: Backend | None = None,
     ) -> None:
-        super().__init__(manifest, threads=threads, loaded_backend=loaded_backend)
+        if mirror_average and loaded_backend is None:
+            try:
+                super().__init__(manifest, threads=threads, batch=2)
+            except BackendUnavailableError:  # this runtime cannot resize the model: two calls instead
+                super().__init__(manifest, threads=threads)
+        else:
+            super().__init__(manifest, threads=threads, loaded_backend=loaded_backend)
+        # Whether one call reads the crop and its mirror together.
+        self.reads_pairs = bool(mirror_average and self.model.backend.inputs[0].shape[:1] == (2,))
         self.mirror_average = mirror_average
         decoder = manifest.decoder
         self.num_landmarks = int(decoder.get("num_landmarks", 33))
@@ -278,16 +292,16 @@ class PoseLandmarker(ModelStage):
         self.refine_kernel = int(refine.get("kernel_size", 0))
         self.refine_min_confidence = float(refine.get("min_confidence", 0.5))
 
-    def _read(self, tensor: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """Pose score, (N, 2) landmarks in [0, 1] crop coordinates and the raw (N, values) rows."""
+    def _read(self, outputs: dict[str, np.ndarray], item: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
+        """Pose score, (N, 2) landmarks in [0, 1] crop coordinates and the raw (N, values) rows of one
+        image of the batch the model read."""
         spec = self.manifest.input
-        outputs = self.infer(tensor)
-        score = float(outputs["pose_flag"].reshape(-1)[0])
-        raw = outputs["landmarks"].reshape(-1, self.values)[: self.num_landmarks]
+        score = float(outputs["pose_flag"][item].reshape(-1)[0])
+        raw = outputs["landmarks"][item].reshape(-1, self.values)[: self.num_landmarks]
         crop_xy = raw[:, :2] / np.array([spec.width, spec.height], np.float32)
         if self.refine_kernel and "heatmap" in outputs:
             crop_xy = refine_from_heatmap(
-                crop_xy, outputs["heatmap"][0], kernel=self.refine_kernel, min_confidence=self.refine_min_confidence
+                crop_xy, outputs["heatmap"][item], kernel=self.refine_kernel, min_confidence=self.refine_min_confidence
             )
         return score, crop_xy, raw
 
@@ -295,12 +309,22 @@ class PoseLandmarker(ModelStage):
         """Landmarks of the person in ``detection``, or None where the model says no pose is there."""
         spec = self.manifest.input
         tensor = landmark_input(self.manifest, image, detection.roi)
-        score, crop_xy, raw = self._read(tensor)
-        if score < self.min_pose_score:
-            return None
+        mirrored = None
         if self.mirror_average:
             width_axis = 3 if spec.layout == "NCHW" else 2  # the mirrored crop, normalised the same way
-            _, mirror_xy, mirror_raw = self._read(np.ascontiguousarray(np.flip(tensor, axis=width_axis)))
+            mirrored = np.flip(tensor, axis=width_axis)
+        if self.reads_pairs:
+            both = self.infer(np.concatenate([tensor, mirrored]))
+            outputs, mirror_outputs = both, both
+        else:
+            outputs, mirror_outputs = self.infer(tensor), None
+        score, crop_xy, raw = self._read(outputs)
+        if score < self.min_pose_score:
+            return None
+        if mirrored is not None:
+            if mirror_outputs is None:
+                mirror_outputs = self.infer(np.ascontiguousarray(mirrored))
+            _, mirror_xy, mirror_raw = self._read(mirror_outputs, 1 if self.reads_pairs else 0)
             mirror_xy = mirror_xy[MIRROR_INDEX]
             mirror_xy[:, 0] = 1.0 - mirror_xy[:, 0]
             crop_xy = (crop_xy + mirror_xy) / 2
