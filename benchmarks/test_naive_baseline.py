@@ -24,7 +24,7 @@ def baseline(data_dir):
     variant, catalog = root / NAME, root / "clothing_backbone"
     if not (variant / "manifest.json").is_file():
         pytest.importorskip("torch", reason="exporting the plain backbone needs the train extra")
-        from converters.embedder_export import export_backbone
+        from converters.train.embedder_export import export_backbone
 
         root.mkdir(parents=True, exist_ok=True)
         export_backbone(variant, size=192)

@@ -11,7 +11,7 @@ from edge_bml.model_registry import models_dir
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from converters.fetch_blazepose import fetch_blazepose
+    from converters.fetch.blazepose import fetch_blazepose
 
     out = Path(args.out) if args.out else models_dir()
     for path in fetch_blazepose(out, Path(args.wheel) if args.wheel else None, openvino=not args.no_openvino):
@@ -20,7 +20,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
-    from converters.embedder_onnx_init import checkpoint_from_onnx
+    from converters.train.embedder_onnx_init import checkpoint_from_onnx
 
     print(f"wrote {checkpoint_from_onnx(args.variant, Path(args.out))}")
     return 0
@@ -42,31 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoint.add_argument("variant", help="the FP32 ONNX embedder variant folder, e.g. quantized_models/NAME")
     checkpoint.add_argument("--out", required=True, help="checkpoint file to write, e.g. /tmp/NAME.pt")
     checkpoint.set_defaults(func=_checkpoint)
-    from converters.train_detector_command import add_train_detector_parser
+    from converters.train.detector_command import add_train_detector_parser
 
     add_train_detector_parser(commands)
-    from converters.import_yolo_command import add_import_yolo_parser
+    from converters.importers.yolo_command import add_import_yolo_parser
 
     add_import_yolo_parser(commands)
-    from converters.quantize_command import add_quantize_parser, add_remeasure_parser
+    from converters.quantize.command import add_quantize_parser, add_remeasure_parser
 
     add_quantize_parser(commands)
     add_remeasure_parser(commands)
-    from converters.pose_check import add_check_pose_parser
-    from converters.report_table import add_report_parser
+    from converters.quantize.pose_check import add_check_pose_parser
+    from converters.quantize.report_table import add_report_parser
 
     add_check_pose_parser(commands)
     add_report_parser(commands)
-    from converters.train_embedder_command import add_train_embedder_parser
+    from converters.train.embedder_command import add_train_embedder_parser
 
     add_train_embedder_parser(commands)
-    from converters.train_parser_command import add_train_parser_parser
+    from converters.train.parser_command import add_train_parser_parser
 
     add_train_parser_parser(commands)
-    from converters.pseudo_label_command import add_pseudo_label_parser
+    from converters.train.pseudo_label_command import add_pseudo_label_parser
 
     add_pseudo_label_parser(commands)
-    from converters.detector_thresholds import add_tune_thresholds_parser
+    from converters.train.detector_thresholds import add_tune_thresholds_parser
 
     add_tune_thresholds_parser(commands)
     return parser

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 def export_small_backbone(out: Path, size: int) -> Path:
     """A real (untrained-head) embedder variant: plain backbone, ``size`` px input, FP32 ONNX."""
-    from converters.embedder_export import export_backbone
+    from converters.train.embedder_export import export_backbone
 
     return export_backbone(out, size=size)
 

@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from converters.fetch.blazepose_spec import DETECTION, LANDMARKS
 from edge_bml.backends import Backend, TensorSpec
 from edge_bml.manifest import InputSpec, ModelManifest, load_manifest, parse_manifest, sha256_file, write_manifest
 from edge_bml.stages.pose import MIRROR_INDEX
@@ -46,49 +47,17 @@ DETECTOR_POINTS = 1512  # YOLOv8 points of a 192 x 384 input: strides 8, 16 and 
 EMBEDDER_DIMS = 256
 LANDMARK_ROWS = 39  # BlazePose's landmark output: 33 body landmarks and 6 auxiliary ones, 5 values each
 
-# The shipped BlazePose detector's decoder (MediaPipe's): the anchors its boxes are relative to.
-POSE_DETECTION_DECODER: dict[str, Any] = {
-    "anchors": {
-        "num_layers": 5,
-        "min_scale": 0.1484375,
-        "max_scale": 0.75,
-        "input_size_width": 224,
-        "input_size_height": 224,
-        "anchor_offset_x": 0.5,
-        "anchor_offset_y": 0.5,
-        "strides": [8, 16, 32, 32, 32],
-        "aspect_ratios": [1.0],
-        "reduce_boxes_in_lowest_layer": False,
-        "interpolated_scale_aspect_ratio": 1.0,
-        "fixed_anchor_size": True,
-    },
-    "num_coords": 12,
-    "num_keypoints": 4,
-    "x_scale": 224.0,
-    "y_scale": 224.0,
-    "w_scale": 224.0,
-    "h_scale": 224.0,
-    "score_clipping_thresh": 100.0,
-    "min_score_thresh": 0.5,
-    "min_suppression_threshold": 0.3,
-    "roi": {"start_keypoint": 0, "end_keypoint": 1, "target_angle_degrees": 90.0, "scale": 1.25},
-}
+# The shipped BlazePose detector's decoder (MediaPipe's, as fetched): the anchors its boxes are relative to.
+POSE_DETECTION_DECODER: dict[str, Any] = DETECTION["decoder"]
 POSE_ANCHORS = generate_anchors(POSE_DETECTION_DECODER["anchors"])
+
+# The manifest fields the pose tasks take from the fetched BlazePose spec.
+MANIFEST_FIELDS = ("input", "outputs", "labels", "decoder")
 
 # Per task: the manifest fields and the tensors of the shipped models (names, shapes, dtypes).
 VARIANTS: dict[str, dict[str, Any]] = {
     "pose_detection": {
-        "input": {
-            "name": "input_1",
-            "width": 224,
-            "height": 224,
-            "layout": "NHWC",
-            "mean": [127.5] * 3,
-            "std": [127.5] * 3,
-        },
-        "outputs": {"boxes": "Identity", "scores": "Identity_1"},
-        "labels": ["person"],
-        "decoder": POSE_DETECTION_DECODER,
+        **{key: DETECTION[key] for key in MANIFEST_FIELDS},
         "tensors": (
             [TensorSpec("input_1", (1, 224, 224, 3), F32)],
             [
@@ -98,22 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         ),
     },
     "pose_landmarks": {
-        "input": {
-            "name": "input_1",
-            "width": 256,
-            "height": 256,
-            "layout": "NHWC",
-            "mean": [0.0] * 3,
-            "std": [255.0] * 3,
-        },
-        "outputs": {"landmarks": "Identity", "pose_flag": "Identity_1", "heatmap": "Identity_3"},
-        "labels": [],
-        "decoder": {
-            "num_landmarks": 33,
-            "values_per_landmark": 5,
-            "min_pose_score": 0.5,
-            "heatmap_refinement": {"kernel_size": 7, "min_confidence": 0.5},
-        },
+        **{key: LANDMARKS[key] for key in MANIFEST_FIELDS},
         "tensors": (
             [TensorSpec("input_1", (1, 256, 256, 3), F32)],
             [

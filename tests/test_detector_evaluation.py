@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from converters.import_yolo import import_yolo
+from converters.importers.yolo import import_yolo
 from edge_bml.evaluation.detection_ap import DetectionEvaluator
 from edge_bml.evaluation.detector_eval import evaluate_detector
 from edge_bml.manifest import load_manifest

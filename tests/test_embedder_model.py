@@ -18,8 +18,8 @@ TSHIRT = "clothing/images/ea7b6656-3f84-4eb3-9099-23e623fc1018.jpg"
 
 
 def test_efficientnet_lite0_weights_classify_a_tshirt_as_jersey(data_dir):
-    from converters.embedder_batches import to_tensor_input
-    from converters.torch_models.efficientnet_lite0 import load_efficientnet_lite0
+    from converters.train.embedder_batches import to_tensor_input
+    from converters.train.torch_models.efficientnet_lite0 import load_efficientnet_lite0
 
     model = load_efficientnet_lite0()
     x = torch.from_numpy(to_tensor_input([read_image(data_dir / TSHIRT)], 224))
@@ -30,7 +30,7 @@ def test_efficientnet_lite0_weights_classify_a_tshirt_as_jersey(data_dir):
 
 
 def test_wrong_checkpoint_is_a_typed_error(tmp_path):
-    from converters.torch_models.efficientnet_lite0 import load_efficientnet_lite0
+    from converters.train.torch_models.efficientnet_lite0 import load_efficientnet_lite0
 
     bad = tmp_path / "other.pth"
     torch.save({"conv.weight": torch.zeros(1)}, bad)
@@ -39,7 +39,7 @@ def test_wrong_checkpoint_is_a_typed_error(tmp_path):
 
 
 def test_batch_hard_triplet_is_zero_only_when_negatives_are_far_enough():
-    from converters.triplet_loss import batch_hard_triplet
+    from converters.train.triplet_loss import batch_hard_triplet
 
     a = torch.tensor([[1.0, 0.0], [0.99, 0.141], [0.0, 1.0], [0.141, 0.99]])
     a = torch.nn.functional.normalize(a, dim=1)

@@ -159,7 +159,7 @@ def test_street_view_rejects_an_unknown_colour_mode():
 def test_supervised_contrastive_loss_is_lower_when_views_of_an_item_agree():
     import torch
 
-    from converters.contrastive_loss import supervised_contrastive
+    from converters.train.contrastive_loss import supervised_contrastive
 
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     base = torch.nn.functional.normalize(torch.eye(3, 8), dim=1)
@@ -176,9 +176,9 @@ def test_init_from_an_onnx_variant_reproduces_its_vectors():
     import onnxruntime as ort
     import torch
 
-    from converters.embedder_net import ArticleEmbedderNet, ExportedEmbedder
-    from converters.embedder_onnx_init import load_onnx_embedder
-    from converters.torch_models.efficientnet_lite0 import load_efficientnet_lite0
+    from converters.train.embedder_net import ArticleEmbedderNet, ExportedEmbedder
+    from converters.train.embedder_onnx_init import load_onnx_embedder
+    from converters.train.torch_models.efficientnet_lite0 import load_efficientnet_lite0
     from edge_bml.errors import ModelLoadError
 
     variant = Path(__file__).resolve().parents[1] / "quantized_models" / "embedder_triplet_fp32_onnx"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from converters.blazepose_spec import MODELS
 from converters.cli import main as convert_main
-from converters.fetch_blazepose import FetchError, fetch_blazepose
+from converters.fetch.blazepose import FetchError, fetch_blazepose
+from converters.fetch.blazepose_spec import MODELS
 from edge_bml.errors import ChecksumMismatchError
 from edge_bml.manifest import load_manifest
 from edge_bml.model_registry import models_dir

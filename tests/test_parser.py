@@ -126,7 +126,7 @@ def test_parser_evaluation_scores_masks_and_boxes(shipped_parser, ccp_val):
 
 
 def test_parser_validation_passes_on_miou_or_agreement():
-    from converters.validator import Thresholds, parser_failures
+    from converters.quantize.validator import Thresholds, parser_failures
 
     figures = {"miou_fp32": 0.5, "miou_int8": 0.45, "miou_drop": 0.05, "pixel_agreement_foreground": 0.9}
     assert parser_failures(figures, Thresholds()) and "mIoU drops" in parser_failures(figures, Thresholds())[0]
@@ -136,9 +136,9 @@ def test_parser_validation_passes_on_miou_or_agreement():
 
 def test_smoke_training_exports_a_parser_the_runtime_runs(data_dir, ccp_val, tmp_path):
     pytest.importorskip("torch")
-    from converters.backbone_weights import BackboneWeightsError
     from converters.cli import main as convert_main
-    from converters.train_parser import weights_source
+    from converters.fetch.backbone_weights import BackboneWeightsError
+    from converters.train.parser import weights_source
     from edge_bml.image_io import read_image
 
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from converters.blazepose_spec import DETECTION
+from converters.fetch.blazepose_spec import DETECTION
 from edge_bml.evaluation.pose_eval import mirrored_landmark_agreement
 from edge_bml.geometry import RotatedRect
 from edge_bml.image_io import read_image

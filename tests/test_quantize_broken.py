@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from converters.calibration import spread
-from converters.quantize import QuantizationRejected, QuantizeOptions, quantize
+from converters.quantize.calibration import spread
+from converters.quantize.driver import QuantizationRejected, QuantizeOptions, quantize
 from edge_bml.manifest import load_manifest
 from edge_bml.model_registry import list_manifests, models_dir, select_variant
 

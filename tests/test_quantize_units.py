@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converters.calibration import (
+from converters.quantize.calibration import (
     CalibrationError,
     calibration_tensors,
     embedder_holdout_images,
     list_images,
     spread,
 )
-from converters.quantized_output import KeepFloat
-from converters.report_markdown import speed_note
-from converters.validator import Thresholds, centred_cosine, detector_failures, pose_failures
+from converters.quantize.output import KeepFloat
+from converters.quantize.report_markdown import speed_note
+from converters.quantize.validator import Thresholds, centred_cosine, detector_failures, pose_failures
 from edge_bml.manifest import load_manifest
 
 
@@ -81,7 +81,7 @@ def test_spread_and_list_images(tmp_path):
 
 
 def test_a_failed_pose_pipeline_fails_both_models_and_a_passed_one_clears_it():
-    from converters.pose_check import _with_pipeline_verdict
+    from converters.quantize.pose_check import _with_pipeline_verdict
 
     figures = {
         "photos": 159,
@@ -123,7 +123,7 @@ def test_calibration_never_takes_a_held_apart_photo(data_dir, tmp_path):
 
 def test_litert_torch_module_paths_read_as_onnx_node_names():
     """One ``--keep-float`` pattern fits the litert-torch route and the ONNX/OpenVINO routes."""
-    from converters.quantize_litert_torch import onnx_style_name
+    from converters.quantize.litert_torch import onnx_style_name
 
     assert onnx_style_name("backbone._blocks.0._expand_conv") == "/backbone/_blocks.0/_expand_conv/"
     assert onnx_style_name("backbone._conv_stem") == "/backbone/_conv_stem/"

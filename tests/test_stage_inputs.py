@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from converters.calibration import TaskInputs
+from converters.quantize.calibration import TaskInputs
 from edge_bml.image_io import read_image
 from edge_bml.model_registry import select_variant
 from edge_bml.stages.detector import ArticleDetector

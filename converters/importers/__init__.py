@@ -1,0 +1,1 @@
+"""Plugging users' own models into ``quantized_models/`` (Ultralytics YOLO detector exports)."""

