@@ -27,6 +27,7 @@ import pytest
 
 from benchmarks.test_pose_latency import pose_stage
 from benchmarks.variants import variant_for
+from edge_bml.stages.pose import PoseEstimator, PoseOptions
 
 REPO = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "mediapipe_worker.py"
@@ -209,23 +210,36 @@ def optional_mediapipe_results(request) -> list[dict] | None:
     return request.getfixturevalue("mediapipe_results")
 
 
+def _estimator(choice: str, threads: int, mirror_average: bool) -> tuple[PoseEstimator, dict]:
+    """MediaPipe's own models (FP32 on LiteRT, like for like), or what ``auto`` runs for a user here."""
+    if choice == "auto":
+        estimator = PoseEstimator.create_from_options(PoseOptions(threads=threads, mirror_average=mirror_average))
+        names = [estimator.detector.manifest.name, estimator.landmarker.manifest.name]
+        backend, precision = "auto", "auto"
+    else:
+        detection = variant_for("pose_detection", "litert", "fp32", threads)
+        landmarks = variant_for("pose_landmarks", "litert", "fp32", threads)
+        estimator = pose_stage(detection, landmarks, threads=threads, mirror_average=mirror_average)
+        names, backend, precision = [detection.name, landmarks.name], "litert", "fp32"
+    return estimator, {"model": "+".join(names), "backend": backend, "precision": precision}
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("mirror_average", [True, False], ids=["mirror_average", "single_pass"])
-def test_edge_bml_pose_stage(benchmark, full_shot_photos, optional_mediapipe_results, mirror_average, threads):
-    detection = variant_for("pose_detection", "litert", "fp32", threads)
-    landmarks = variant_for("pose_landmarks", "litert", "fp32", threads)
+@pytest.mark.parametrize("choice", ["fp32_litert", "auto"])
+def test_edge_bml_pose_stage(benchmark, full_shot_photos, optional_mediapipe_results, choice, mirror_average, threads):
+    estimator, described = _estimator(choice, threads, mirror_average)
     benchmark.group = GROUP
     benchmark.extra_info.update(
         # benchmarks/report.py reads ``reference`` as the name of the row to divide by: the MediaPipe one.
         reference="test_mediapipe_pose_solution",
         implementation="edge_bml",
-        model=f"{detection.name}+{landmarks.name}",
-        backend="litert",
-        precision="fp32",
+        **described,
         threads=threads,
         mirror_average=mirror_average,
+        pairs_in_one_call=estimator.landmarker.reads_pairs,
     )
-    with pose_stage(detection, landmarks, threads=threads, mirror_average=mirror_average) as estimator:
+    with estimator:
         poses = [estimator(image).main for image in full_shot_photos]
         state = {"i": 0}
 
