@@ -147,3 +147,23 @@ def test_best_f1_threshold_sits_at_the_last_true_positive_worth_keeping():
     evaluator.add([[0, 0, 5, 5]], [0.7], [1], [[40, 40, 50, 50]], [1])
     assert evaluator.best_f1_threshold(0) == pytest.approx(0.6)  # F1 1.0 there, lower past it
     assert evaluator.best_f1_threshold(1) == 0.5  # no true positive at all: a cautious default
+
+
+def test_a_precision_floor_raises_the_threshold_where_f1_alone_shows_too_many_wrong_boxes():
+    """F1 alone keeps a low-scored run of wrong boxes when it also finds the last articles."""
+    evaluator = DetectionEvaluator(("a",))
+    gt = [[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]]
+    # By score: right, wrong, wrong, right, right.
+    dets = [[0, 0, 10, 10], [60, 60, 70, 70], [80, 80, 90, 90], [20, 20, 30, 30], [40, 40, 50, 50]]
+    evaluator.add(dets, [0.9, 0.6, 0.5, 0.4, 0.3], [0] * 5, gt, [0, 0, 0])
+    assert evaluator.best_f1_threshold(0) == pytest.approx(0.3)  # F1 0.75, but 2 of the 5 shown are wrong
+    assert evaluator.operating_point(0, 0.3) == {
+        "threshold": 0.3,
+        "precision": 0.6,
+        "recall": 1.0,
+        "shown": 5,
+        "ground_truth": 3,
+    }
+    assert evaluator.best_f1_threshold(0, min_precision=0.6) == pytest.approx(0.3)  # precise enough already
+    assert evaluator.best_f1_threshold(0, min_precision=0.7) == pytest.approx(0.9)  # the only 70%-right cut
+    assert evaluator.best_f1_threshold(0, min_precision=1.1) == pytest.approx(0.9)  # none: the most precise

@@ -95,4 +95,5 @@ def test_look_hides_what_shoppers_should_not_see_unless_asked(data_dir):
     assert all(a.shown and a.score >= thresholds[a.category] for a in shown.articles)
     assert sorted(a.category for a in shown.articles) == sorted(a.category for a in everything.articles if a.shown)
     lower = [a.category for a in shown.articles if a.category in ("skirt", "shorts", "dress", "pants")]
-    assert len(lower) == 1
+    assert len(lower) <= 1  # one lower-body garment at most: never a skirt and shorts at once
+    assert "skirt" not in lower  # the low-scored skirt on these shorts is under the precision floor

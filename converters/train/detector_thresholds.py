@@ -2,7 +2,8 @@
 
 The look shows an article only at or over its category's shown threshold (``class_score_thresholds``);
 ``--all-detections`` also shows candidates down to ``candidate_score_threshold``. The thresholds are
-the F1-best per category on CCP val with the pose stage's person crop, measured *after* boxes of
+the F1-best per category on CCP val with the pose stage's person crop, among thresholds at which at
+least ``--min-precision`` of the shown boxes are right, measured *after* boxes of
 mutually exclusive categories were resolved (``edge_bml.stages.exclusive_articles``), since the
 resolution changes scores. A second pass measures the result with the tuned thresholds: AP, and
 the contradictory pairs left among shown boxes. Latency figures in the manifest are left alone.
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from edge_bml.errors import ManifestError
+from edge_bml.evaluation.detector_eval import SHOWN_MIN_PRECISION
 from edge_bml.manifest import load_manifest, write_manifest
 from edge_bml.stages.exclusive_articles import ExclusiveRule
 
@@ -23,7 +25,9 @@ CANDIDATE_FLOOR = 0.05
 KEPT_FIGURES = ("map50", "map50_95", "ap50_per_category", "ap50_95_per_category", "images", "images_without_person")
 
 
-def tune_detector_thresholds(variant: Path, data_dir: Path, *, split: str = "val", pose=None) -> dict:
+def tune_detector_thresholds(
+    variant: Path, data_dir: Path, *, split: str = "val", pose=None, min_precision: float = SHOWN_MIN_PRECISION
+) -> dict:
     """Tune and write ``variant``'s shown thresholds; returns the figures of the tuned detector.
 
     Raises:
@@ -46,10 +50,11 @@ def tune_detector_thresholds(variant: Path, data_dir: Path, *, split: str = "val
         first = dataclasses.replace(manifest, decoder=decoder)
         with ArticleDetector(first) as detector:
             print(f"{manifest.name}: tuning on {split}", file=sys.stderr)
-            tuned = evaluate_detector(detector, images, pose_estimator=pose)["best_f1_thresholds"]
-        decoder["class_score_thresholds"] = tuned
+            found = evaluate_detector(detector, images, pose_estimator=pose, min_precision=min_precision)
+        decoder["class_score_thresholds"] = found["best_f1_thresholds"]
         decoder["thresholds_tuned_on"] = (
-            f"CCP {split}, pose person crop, F1-best per class at IoU 0.5 after exclusive-category resolution"
+            f"CCP {split}, pose person crop, F1-best per class at IoU 0.5 after exclusive-category resolution, "
+            f"among thresholds at which at least {min_precision:.0%} of the shown boxes are right"
         )
         with ArticleDetector(dataclasses.replace(manifest, decoder=decoder)) as detector:
             print(f"{manifest.name}: measuring with the tuned thresholds", file=sys.stderr)
@@ -58,10 +63,20 @@ def tune_detector_thresholds(variant: Path, data_dir: Path, *, split: str = "val
         if own_pose:
             pose.close()
     metrics = dict(manifest.metrics)
-    metrics["ccp_val_pose_crop"] = {k: result[k] for k in KEPT_FIGURES} | {"contradictions": result["contradictions"]}
+    metrics["ccp_val_pose_crop"] = {k: result[k] for k in KEPT_FIGURES} | {
+        "contradictions": result["contradictions"],
+        "shown_operating_points": result["shown_operating_points"],
+    }
     metrics["map50"] = result["map50"]
     write_manifest(dataclasses.replace(manifest, decoder=decoder, metrics=metrics))
     return result
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a share from 0 to 1, got {text}")
+    return value
 
 
 def add_tune_thresholds_parser(commands: argparse._SubParsersAction) -> None:
@@ -74,6 +89,12 @@ def add_tune_thresholds_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("variants", nargs="+", type=Path, help="detector variant folders")
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder (holds ccp/)")
     parser.add_argument("--split", default="val", help="the split to tune on (default: val)")
+    parser.add_argument(
+        "--min-precision",
+        type=_share,
+        default=SHOWN_MIN_PRECISION,
+        help=f"share of shown boxes that must be right at a chosen threshold (default {SHOWN_MIN_PRECISION})",
+    )
     parser.set_defaults(func=run_tune_thresholds)
 
 
@@ -82,7 +103,9 @@ def run_tune_thresholds(args: argparse.Namespace) -> int:
 
     with PoseEstimator.create_from_options() as pose:
         for variant in args.variants:
-            result = tune_detector_thresholds(variant, args.data, split=args.split, pose=pose)
+            result = tune_detector_thresholds(
+                variant, args.data, split=args.split, pose=pose, min_precision=args.min_precision
+            )
             pairs = result["contradictions"]
             print(
                 f"{variant.name}: mAP@0.5 {result['map50']:.4f}, mAP@[.5:.95] {result['map50_95']:.4f}, "

@@ -82,8 +82,8 @@ class DetectionEvaluator:
             hits.append(match_image(boxes[mine][order], det_scores[mine][order], gt, threshold))
         return average_precision(np.concatenate(scores or [[]]), np.concatenate(hits or [[]]).astype(bool), num_gt)
 
-    def best_f1_threshold(self, class_id: int, *, iou: float = 0.5, floor: float = 0.05) -> float | None:
-        """The score threshold that maximises F1 for one category (None where it has no ground truth)."""
+    def _ranked(self, class_id: int, iou: float, floor: float) -> tuple[np.ndarray, np.ndarray, int]:
+        """One category's detections over ``floor``, best first: (scores, cumulative true positives, ground truths)."""
         scores, hits, num_gt = [], [], 0
         for boxes, det_scores, classes, gt_boxes, gt_classes in self._records:
             mine = (classes == class_id) & (det_scores >= floor)
@@ -91,17 +91,43 @@ class DetectionEvaluator:
             order = np.argsort(-det_scores[mine], kind="stable")
             scores.append(det_scores[mine][order])
             hits.append(match_image(boxes[mine][order], det_scores[mine][order], gt_boxes[gt_classes == class_id], iou))
+        all_scores = np.concatenate(scores or [[]])
+        order = np.argsort(-all_scores, kind="stable")
+        tp = np.cumsum(np.concatenate(hits or [[]]).astype(bool)[order])
+        return all_scores[order], tp, num_gt
+
+    def best_f1_threshold(
+        self, class_id: int, *, iou: float = 0.5, floor: float = 0.05, min_precision: float = 0.0
+    ) -> float | None:
+        """The score threshold that maximises F1 for one category (None where it has no ground truth).
+
+        ``min_precision``: only thresholds at which at least that share of the shown boxes are right
+        compete (a shopper sees every shown box); where none reaches it, the most precise threshold.
+        """
+        scores, tp, num_gt = self._ranked(class_id, iou, floor)
         if num_gt == 0:
             return None
-        all_scores = np.concatenate(scores or [[]])
-        if all_scores.size == 0:
+        if scores.size == 0 or tp[-1] == 0:
             return 0.5
-        order = np.argsort(-all_scores, kind="stable")
-        tp = np.cumsum(np.concatenate(hits).astype(bool)[order])
-        if tp[-1] == 0:
-            return 0.5
-        f1 = 2 * tp / (np.arange(1, tp.size + 1) + num_gt)
-        return float(all_scores[order][int(np.argmax(f1))])
+        shown = np.arange(1, tp.size + 1)
+        f1 = 2 * tp / (shown + num_gt)
+        precise = tp / shown >= min_precision
+        if not precise.any():
+            return float(scores[int(np.argmax(tp / shown))])
+        return float(scores[int(np.argmax(np.where(precise, f1, -1.0)))])
+
+    def operating_point(self, class_id: int, threshold: float, *, iou: float = 0.5) -> dict:
+        """Precision and recall of one category's boxes at or over ``threshold``."""
+        scores, tp, num_gt = self._ranked(class_id, iou, threshold)
+        shown = int(scores.size)
+        right = int(tp[-1]) if shown else 0
+        return {
+            "threshold": round(float(threshold), 3),
+            "precision": round(right / shown, 3) if shown else None,
+            "recall": round(right / num_gt, 3) if num_gt else None,
+            "shown": shown,
+            "ground_truth": num_gt,
+        }
 
     def summary(self) -> dict:
         """mAP@0.5, mAP@[.5:.95] and AP per category (only categories with ground truth count)."""
