@@ -491,3 +491,33 @@ def test_an_embedder_without_its_catalog_is_refused(variants, catalog_dir):
     with pytest.raises(ValueError, match="only with the opened catalog"):
         rig.open()
     assert all(backend.closed for backend in rig.backends)
+
+
+def test_a_pose_detector_with_another_anchor_count_is_refused_at_load(variants):
+    """The decoder reads one box per anchor: a model with other anchors would be misread, not just fail."""
+    outputs = [
+        TensorSpec("Identity", (1, 896, 12), np.dtype(np.float32)),
+        TensorSpec("Identity_1", (1, 896, 1), np.dtype(np.float32)),
+    ]
+    backend = FakeBackend(variants["pose_detection"], {}, outputs=outputs)
+    with pytest.raises(ManifestError, match=r"output 'boxes' has shape \(1, 896, 12\)"):
+        PoseDetector(variants["pose_detection"], loaded_backend=backend)
+    assert backend.closed
+
+
+def test_a_landmark_model_with_fewer_landmarks_than_the_manifest_reads_is_refused(variants):
+    outputs = [s for s in VARIANTS["pose_landmarks"]["tensors"][1] if s.name != "Identity"]
+    outputs.append(TensorSpec("Identity", (1, 25 * 5), np.dtype(np.float32)))
+    backend = FakeBackend(variants["pose_landmarks"], {}, outputs=outputs)
+    with pytest.raises(ManifestError, match="reads at least 165"):
+        PoseLandmarker(variants["pose_landmarks"], loaded_backend=backend)
+    assert backend.closed
+
+
+def test_an_embedder_that_gives_one_vector_for_a_batch_is_refused(variants):
+    one_row = [TensorSpec("embedding", (1, EMBEDDER_DIMS), np.dtype(np.float32))]
+    backend = FakeBackend(variants["embedder"], {"embedding": np.ones((1, EMBEDDER_DIMS), np.float32)}, outputs=one_row)
+    crops = [np.full((40, 30, 3), 90 + 10 * i, np.uint8) for i in range(4)]
+    with ArticleEmbedder(variants["embedder"], loaded_backend=backend) as embedder:
+        with pytest.raises(ManifestError, match="4 crops in, 1 vectors out"):
+            embedder.embed(crops)

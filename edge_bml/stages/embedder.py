@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge_bml.errors import ImageError
+from edge_bml.errors import ImageError, ManifestError
 from edge_bml.stages.inputs import embedder_input
 from edge_bml.stages.model_stage import ModelStage
 
@@ -43,6 +43,7 @@ class ArticleEmbedder(ModelStage):
         Raises:
             ImageError: a crop is empty or not HxWx3.
             InputSpecError: the model rejects the tensor.
+            ManifestError: the model gives another number of vectors than crops (a batch it does not embed).
         """
         if len(crops) == 0:
             return np.zeros((0, self.dims), np.float32)
@@ -59,6 +60,12 @@ class ArticleEmbedder(ModelStage):
         return np.concatenate(out)
 
     def _vectors(self, batch: np.ndarray) -> np.ndarray:
-        raw = np.asarray(self.infer(batch)["embedding"], np.float32).reshape(len(batch), -1)
+        raw = np.asarray(self.infer(batch)["embedding"], np.float32)
+        if raw.ndim == 0 or raw.shape[0] != len(batch):
+            raise ManifestError(
+                f"{self.manifest.name}: {len(batch)} crops in, {raw.shape[0] if raw.ndim else 0} vectors out "
+                f"(output shape {raw.shape}): the model does not embed a batch one row per crop"
+            )
+        raw = raw.reshape(len(batch), -1)
         norms = np.linalg.norm(raw, axis=1, keepdims=True)
         return raw / np.maximum(norms, 1e-12)

@@ -77,6 +77,26 @@ class ModelStage:
         """
         return cls.create_from_choice(RuntimeChoice(backend, precision, threads))
 
+    def require_output_values(self, role: str, values: int, *, at_least: bool = False) -> None:
+        """Refuse a model whose ``role`` output does not hold ``values`` numbers per image (the decoder's
+        reading of it), where the runtime states the shape; the stage then closes its backend.
+
+        Raises:
+            ManifestError: the output holds another number of values than the manifest's decoder reads.
+        """
+        spec = {s.name: s for s in self.model.backend.outputs}[self.manifest.outputs[role]]
+        dims = spec.shape[1:]
+        if not dims or any(d <= 0 for d in dims):
+            return  # dynamic: checked when it runs
+        size = int(np.prod(dims))
+        if size < values or (size != values and not at_least):
+            self.model.backend.close()
+            wanted = f"at least {values}" if at_least else str(values)
+            raise ManifestError(
+                f"{self.manifest.name}: output {role!r} has shape {spec.shape}, {size} values per image; the "
+                f"manifest's decoder reads {wanted}: the model file and its manifest do not belong together"
+            )
+
     def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         """Run the model on a preprocessed tensor; outputs keyed by role (manifest ``outputs``)."""
         raw = self.model.backend.run({self._input_name: tensor})

@@ -192,6 +192,10 @@ class PoseDetector(ModelStage):
         self.roi_start, self.roi_end = int(roi["start_keypoint"]), int(roi["end_keypoint"])
         self.roi_angle = math.radians(float(roi["target_angle_degrees"]))
         self.roi_scale = float(roi["scale"])
+        self.require_output_values(
+            "boxes", len(self.anchors) * int(decoder.get("num_coords", 4 + 2 * self.num_keypoints))
+        )
+        self.require_output_values("scores", len(self.anchors))
 
     def preprocess(self, image: np.ndarray):
         return pose_detection_input(self.manifest, image)
@@ -291,6 +295,7 @@ class PoseLandmarker(ModelStage):
         refine = decoder.get("heatmap_refinement") or {}
         self.refine_kernel = int(refine.get("kernel_size", 0))
         self.refine_min_confidence = float(refine.get("min_confidence", 0.5))
+        self.require_output_values("landmarks", self.num_landmarks * self.values, at_least=True)
 
     def _read(self, outputs: dict[str, np.ndarray], item: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
         """Pose score, (N, 2) landmarks in [0, 1] crop coordinates and the raw (N, values) rows of one
