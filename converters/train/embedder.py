@@ -20,18 +20,18 @@ Two objectives:
 from __future__ import annotations
 
 import json
-import math
-import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from converters.train.checkpointing import exported_state, restore, resume_state, same_options, save_checkpoint
+from converters.train.loop import RunClock, optimiser_step, seed_torch, set_learning_rates, warmup_cosine_scale
 from edge_bml.catalog.progress import Progress
 from edge_bml.errors import ManifestError, ModelNotFoundError
 
 DEFAULT_WORK = Path("/tmp/edge_bml_cache/train_embedder")
 OBJECTIVES = ("triplet", "appearance")
 APPEARANCE_LOSSES = ("supcon", "triplet")
+OPTIMIZER = "optimizer"  # this trainer's checkpoint key for the optimiser state (the others say "optimiser")
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,6 @@ def smoke_config(config: TrainConfig) -> TrainConfig:
     )
 
 
-def _lr_scale(step: int, total: int) -> float:
-    warmup = max(1, total // 20)
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-
 def _load_pools(config: TrainConfig):
     from converters.train.embedder_batches import TrainingPools
     from converters.train.embedder_dataset import (
@@ -152,19 +145,6 @@ def _load_pools(config: TrainConfig):
         crops.setdefault(category, []).append(crop)
     backgrounds = street_backgrounds(street, count=config.backgrounds)
     return TrainingPools(photos, by_category, crops, backgrounds), sorted(held), len(items)
-
-
-def _save_checkpoint(path: Path, state: dict) -> None:
-    import torch
-
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def _without_steps(config: dict) -> dict:
-    # A resumed run may be lengthened or shortened: the schedule follows the new total.
-    return {k: v for k, v in config.items() if k != "steps"}
 
 
 def _triplet_step_loss(net, batch, config: TrainConfig):
@@ -269,7 +249,7 @@ def train_embedder(config: TrainConfig, *, resume: bool = False, max_minutes: fl
     from converters.train.torch_models.efficientnet_lite0 import load_efficientnet_lite0
 
     check_config(config)
-    torch.manual_seed(config.seed)
+    seed_torch(seed=config.seed)
     work = Path(config.work)
     work.mkdir(parents=True, exist_ok=True)
     checkpoint = work / "checkpoint.pt"
@@ -285,42 +265,38 @@ def train_embedder(config: TrainConfig, *, resume: bool = False, max_minutes: fl
         weight_decay=1e-4,
     )
     start, history = 0, []
-    if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        # Options added since the checkpoint was written take their defaults.
-        if _without_steps(asdict(TrainConfig(**state["config"]))) != _without_steps(asdict(config)):
+    state = resume_state(checkpoint, resume=resume, missing=None)
+    if state is not None:
+        # Options added since the checkpoint was written take their defaults; a resumed run may be
+        # lengthened or shortened (the schedule follows the new total).
+        if not same_options(asdict(TrainConfig(**state["config"])), asdict(config), ignore=("steps",)):
             raise ManifestError(f"{checkpoint} was made with other options; drop --resume or use another --work")
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        restore(state, model=net, optimiser=optimizer, optimiser_key=OPTIMIZER)
         start, history = state["step"], state["history"]
     pools, held, catalog_count = _load_pools(config)
     net.train()
     progress = Progress(config.steps, label="train embedder", start=start)
-    t0 = time.monotonic()
+    clock = RunClock(budget_minutes=max_minutes)
     for step in range(start, config.steps):
         batch = _draw(pools, config, step)
-        scale = _lr_scale(step, config.steps)
-        for group, base in zip(optimizer.param_groups, (config.lr_head, config.lr_backbone), strict=True):
-            group["lr"] = base * scale
+        scale = warmup_cosine_scale(step, total=config.steps)
+        set_learning_rates(optimizer, [base * scale for base in (config.lr_head, config.lr_backbone)])
         step_loss = _appearance_step_loss if config.objective == "appearance" else _triplet_step_loss
         loss = step_loss(net, batch, config)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        optimiser_step(optimizer, loss)
         history.append(float(loss.detach()))
         recent = float(np.mean(history[-20:]))
         progress.update(note=f"loss {recent:.4f}")
-        out_of_time = max_minutes is not None and time.monotonic() - t0 > max_minutes * 60
+        out_of_time = clock.out_of_time()
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps or out_of_time:
-            _save_checkpoint(
+            save_checkpoint(
                 checkpoint,
-                {
-                    "config": asdict(config),
-                    "model": net.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": step + 1,
-                    "history": history,
-                },
+                config=config,
+                model=net,
+                optimiser=optimizer,
+                optimiser_key=OPTIMIZER,
+                step=step + 1,
+                history=history,
             )
         if out_of_time:
             print(f"\nstopping at step {step + 1} of {config.steps}: --max-minutes reached", flush=True)
@@ -330,7 +306,7 @@ def train_embedder(config: TrainConfig, *, resume: bool = False, max_minutes: fl
         "config": asdict(config),
         "steps": len(history),
         "final_loss_mean_last_20": float(np.mean(history[-20:])) if history else None,
-        "seconds_this_session": round(time.monotonic() - t0, 1),
+        "seconds_this_session": round(clock.session_seconds, 1),
         "holdout": {"seed": 5096, "count": len(held), "of_items": catalog_count, "file": "holdout_ids.json"},
     }
     (work / "training.json").write_text(json.dumps(training, indent=2))
@@ -343,16 +319,12 @@ def export_from_checkpoint(config: TrainConfig) -> Path:
     Raises:
         ModelNotFoundError: there is no checkpoint in ``config.work``.
     """
-    import torch
-
     from converters.train.embedder_export import export_embedder
     from converters.train.embedder_net import ArticleEmbedderNet
     from converters.train.torch_models.efficientnet_lite0 import load_efficientnet_lite0
 
     checkpoint = Path(config.work) / "checkpoint.pt"
-    if not checkpoint.is_file():
-        raise ModelNotFoundError(f"no checkpoint at {checkpoint}: train first (see --work)")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = exported_state(checkpoint, missing=ModelNotFoundError)
     net = ArticleEmbedderNet(load_efficientnet_lite0(config.backbone_weights))
     net.load_state_dict(state["model"])
     trained = TrainConfig(**{**state["config"], "out": config.out, "dims": config.dims})

