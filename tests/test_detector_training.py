@@ -52,7 +52,7 @@ def test_weights_come_out_of_the_wheel_and_a_wrong_file_is_refused(weights_wheel
 
 def test_smoke_training_exports_a_detector_the_runtime_runs(weights_wheel, data_dir, ccp_val, tmp_path):
     out, checkpoints = tmp_path / "article_detector_smoke", tmp_path / "checkpoints"
-    argv = ["train", "detector", "--data", str(data_dir), "--out", str(out), "--smoke"]
+    argv = ["train", "detector", "--data", str(data_dir), "--out", str(out), "--smoke", "--copy-paste", "0.5"]
     argv += ["--weights", str(weights_wheel), "--checkpoints", str(checkpoints), "--cache", str(tmp_path / "cache")]
     assert convert_main(argv) == 0
     log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
@@ -62,6 +62,7 @@ def test_smoke_training_exports_a_detector_the_runtime_runs(weights_wheel, data_
     manifest.verify()
     assert manifest.task == "detector" and len(manifest.labels) == 12
     assert manifest.source["config"]["smoke"] is True and manifest.decoder["layout"] == "yolov8"
+    assert manifest.source["config"]["copy_paste"] == 0.5
 
     import onnx
 

@@ -61,6 +61,7 @@ class TrainConfig:
     time_budget_min: float | None = None
     init_from: str | None = None
     extra_annotations: tuple[str, ...] = ()
+    copy_paste: float = 0.0  # share of samples given one rare article cut from another CCP photo
     command: list[str] = field(default_factory=list)
 
 
@@ -127,6 +128,8 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
 
     if config.epochs < 1 or config.batch < 1:
         raise TrainingError(f"epochs and batch must be >= 1, got {config.epochs} and {config.batch}")
+    if not 0.0 <= config.copy_paste <= 1.0:
+        raise TrainingError(f"--copy-paste is a share of samples from 0 to 1, got {config.copy_paste}")
     seed_torch(seed=config.seed, threads=config.threads)
     records = load_ccp_records(Path(config.data), split="train")
     if config.limit is not None:
@@ -140,7 +143,19 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
         if not added:
             raise TrainingError(f"--extra-annotations {extra} has no photo with a person box; pass another file")
         records += added
-    dataset = PersonCropDataset(records, width=config.width, height=config.height, cache_dir=Path(config.cache))
+    bank = None
+    if config.copy_paste > 0:
+        from converters.train.detector_copy_paste import InstanceBank
+
+        bank = InstanceBank.from_ccp(Path(config.data), records, labels=CATEGORIES)
+    dataset = PersonCropDataset(
+        records,
+        width=config.width,
+        height=config.height,
+        cache_dir=Path(config.cache),
+        paste_bank=bank,
+        paste_probability=config.copy_paste,
+    )
     model = build_model(config, weights)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)

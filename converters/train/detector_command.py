@@ -51,6 +51,14 @@ def add_train_detector_parser(commands: argparse._SubParsersAction) -> None:
         metavar="FILE.json",
         help="CCP-format annotations (e.g. from edge-bml-convert pseudo-label detector) added to CCP train",
     )
+    parser.add_argument(
+        "--copy-paste",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of samples given one rare article (scarf, shorts, hat, skirt, belt) cut out of another CCP "
+        "train photo along its label map and pasted where it sat on its wearer (default 0: off)",
+    )
     add_flag(parser, "--resume", help="continue from the checkpoint in --checkpoints")
     add_flag(parser, "--smoke", help="a few steps on a few photos (for tests)")
     parser.set_defaults(func=run_train_detector)
@@ -76,6 +84,7 @@ def run_train_detector(args: argparse.Namespace) -> int:
         time_budget_min=args.time_budget,
         init_from=str(args.init_from) if args.init_from else None,
         extra_annotations=tuple(str(path) for path in args.extra_annotations),
+        copy_paste=args.copy_paste,
         command=invoked_command(),
     )
     out = train_detector(config, weights=args.weights, checkpoints=args.checkpoints, resume=args.resume)

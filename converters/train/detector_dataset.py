@@ -100,8 +100,20 @@ def load_annotation_records(path: Path, *, split: str | None = None) -> list[Ccp
 class PersonCropDataset:
     """Augmented (or plain) person crops of CCP records at ``width`` x ``height``."""
 
-    def __init__(self, records: list[CcpRecord], *, width: int, height: int, cache_dir: Path = DEFAULT_CACHE):
+    def __init__(
+        self,
+        records: list[CcpRecord],
+        *,
+        width: int,
+        height: int,
+        cache_dir: Path = DEFAULT_CACHE,
+        paste_bank=None,
+        paste_probability: float = 0.0,
+    ):
+        """``paste_bank`` (an ``InstanceBank``): augmented samples get one rare article pasted with
+        ``paste_probability``."""
         self.records, self.width, self.height = records, width, height
+        self.paste_bank, self.paste_probability = paste_bank, paste_probability
         self.cache_dir = Path(cache_dir) / f"h{height}"
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.photos: list[np.ndarray] = []
@@ -138,6 +150,9 @@ class PersonCropDataset:
         image = cut_crop(photo, crop, self.width, self.height)
         boxes = crop.to_input(boxes, self.width, self.height)
         boxes, labels = _clip_boxes(boxes, record.labels, self.width, self.height)
+        if rng is not None and self.paste_bank is not None and rng.random() < self.paste_probability:
+            person_in = crop.to_input(person[None], self.width, self.height)[0]
+            image, boxes, labels = self.paste_bank.paste(image, boxes, labels, person_in, rng, present=record.ignore)
         if rng is not None:
             if rng.random() < 0.5:
                 image = image[:, ::-1].copy()
