@@ -27,7 +27,8 @@ PERSON_CROPS = ("pose", "gt")
 
 # The share of shown boxes of a category that must be right for a threshold to be chosen: the F1-best
 # threshold alone showed skirts at score 0.07, wrong two times in three on CCP val (a shopper then gets
-# skirts for a dress). At 0.6 only the skirt threshold moves (to 0.69: precision 0.31 -> 0.71).
+# skirts for a dress). At 0.6, the INT8 TFLite detector's skirt threshold moved to 0.69 (precision 0.31 ->
+# 0.71) and no other; see the README for each variant.
 SHOWN_MIN_PRECISION = 0.6
 
 
