@@ -20,6 +20,7 @@ import numpy as np
 
 from converters.fetch.blazepose_spec import DETECTION, LANDMARKS
 from edge_bml.backends import Backend, TensorSpec
+from edge_bml.data_fetch.sources import CCP_CATEGORIES
 from edge_bml.manifest import InputSpec, ModelManifest, load_manifest, parse_manifest, sha256_file, write_manifest
 from edge_bml.stages.pose import MIRROR_INDEX
 from edge_bml.stages.ssd_anchors import generate_anchors
@@ -29,20 +30,7 @@ Respond = Callable[[Mapping[str, np.ndarray]], Outputs]
 
 F32 = np.dtype(np.float32)
 IMAGENET = {"mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375]}
-DETECTOR_LABELS = (
-    "top",
-    "outerwear",
-    "dress",
-    "pants",
-    "shorts",
-    "skirt",
-    "footwear",
-    "bag",
-    "hat",
-    "eyewear",
-    "belt",
-    "scarf",
-)
+DETECTOR_LABELS = tuple(CCP_CATEGORIES)  # the shipped detector's classes, in its order
 DETECTOR_POINTS = 1512  # YOLOv8 points of a 192 x 384 input: strides 8, 16 and 32
 EMBEDDER_DIMS = 256
 LANDMARK_ROWS = 39  # BlazePose's landmark output: 33 body landmarks and 6 auxiliary ones, 5 values each

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from converters.train.command import add_flag, invoked_command, parse_input_size, train_subparsers
+from edge_bml.cli.arg_types import share
 
 DEFAULT_CHECKPOINTS = Path("/tmp/edge_bml_cache/detector_checkpoints")
 DEFAULT_CACHE = Path("/tmp/edge_bml_cache/detector_photos")
@@ -53,7 +54,7 @@ def add_train_detector_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--copy-paste",
-        type=float,
+        type=share,
         default=0.0,
         metavar="P",
         help="share of samples given one rare article (scarf, shorts, hat, skirt, belt) cut out of another CCP "

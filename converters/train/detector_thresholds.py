@@ -16,6 +16,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from edge_bml.cli.arg_types import share
 from edge_bml.errors import ManifestError
 from edge_bml.evaluation.detector_eval import SHOWN_MIN_PRECISION
 from edge_bml.manifest import load_manifest, write_manifest
@@ -72,13 +73,6 @@ def tune_detector_thresholds(
     return result
 
 
-def _share(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a share from 0 to 1, got {text}")
-    return value
-
-
 def add_tune_thresholds_parser(commands: argparse._SubParsersAction) -> None:
     """Register ``tune-thresholds`` on the ``edge-bml-convert`` subparsers."""
     parser = commands.add_parser(
@@ -91,7 +85,7 @@ def add_tune_thresholds_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", default="val", help="the split to tune on (default: val)")
     parser.add_argument(
         "--min-precision",
-        type=_share,
+        type=share,
         default=SHOWN_MIN_PRECISION,
         help=f"share of shown boxes that must be right at a chosen threshold (default {SHOWN_MIN_PRECISION})",
     )

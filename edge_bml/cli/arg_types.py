@@ -51,3 +51,15 @@ def non_negative_float(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
+
+
+def share(text: str) -> float:
+    """A number from 0 to 1 (``--min-precision``, ``--copy-paste``).
+
+    Raises:
+        argparse.ArgumentTypeError: not a number, or outside 0..1.
+    """
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, got {text}")
+    return value
