@@ -5,8 +5,8 @@ which doubles the landmark model's time. This measures whether the second read c
 crops go in together:
 
 - ``two_calls``: what the stage does today, one 2-thread call after the other;
-- ``batch_2``: one call on a batch of two (the runtime's own batch resize: OpenVINO ``reshape``,
-  LiteRT ``resize_tensor_input``), 2 threads;
+- ``batch_2``: one call on a batch of two (``open_backend(..., batch=2)``: OpenVINO reshapes the model,
+  LiteRT resizes its input), 2 threads, as the stage now does;
 - ``two_streams``: two 1-thread copies of the model, one crop each, at the same time (both runtimes
   release the GIL while they infer);
 - ``one_call``: a single read, for scale.
@@ -50,33 +50,6 @@ def landmark_crops(full_shot_photos) -> dict[str, list[np.ndarray]]:
     return crops
 
 
-def _batch_2_runner(manifest):
-    """One batch-2 call through the runtime itself (the adapter runs the model's own batch of one)."""
-    path = str(manifest.model_path)
-    if manifest.format == "openvino":
-        import openvino as ov
-
-        core = ov.Core()
-        model = core.read_model(path)
-        model.reshape({model.inputs[0].any_name: [2, *model.inputs[0].partial_shape.to_shape()[1:]]})
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 2}
-        request = core.compile_model(model, "CPU", config).create_infer_request()
-        return lambda batch: request.infer({0: batch}), lambda: None
-    from edge_bml.backends.litert_backend import _interpreter_class, _new_interpreter
-
-    interpreter = _new_interpreter(_interpreter_class(), path, 2)
-    (detail,) = interpreter.get_input_details()
-    interpreter.resize_tensor_input(detail["index"], [2, *detail["shape"][1:]])
-    interpreter.allocate_tensors()
-
-    def run(batch):
-        interpreter.set_tensor(detail["index"], batch)
-        interpreter.invoke()
-        return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
-
-    return run, lambda: None
-
-
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(("backend", "precision"), CASES)
 def test_mirror_pass(benchmark, landmark_crops, backend, precision, mode):
@@ -91,18 +64,15 @@ def test_mirror_pass(benchmark, landmark_crops, backend, precision, mode):
         state["i"] = (state["i"] + 1) % len(pairs)
         return pairs[state["i"]]
 
-    if mode == "batch_2":
-        run, close = _batch_2_runner(manifest)
-        result = benchmark(lambda: run(next_pair()))
-        close()
-        assert result is not None
-        return
     threads = 1 if mode == "two_streams" else 2
     copies = 2 if mode == "two_streams" else 1
-    backends = [open_backend(manifest.model_path, backend=backend, threads=threads) for _ in range(copies)]
+    batch = 2 if mode == "batch_2" else None
+    backends = [open_backend(manifest.model_path, backend=backend, threads=threads, batch=batch) for _ in range(copies)]
     try:
         if mode == "one_call":
             result = benchmark(lambda: backends[0].run({name: next_pair()[:1]}))
+        elif mode == "batch_2":
+            result = benchmark(lambda: backends[0].run({name: next_pair()}))
         elif mode == "two_calls":
             result = benchmark(lambda: [backends[0].run({name: crop[None]}) for crop in next_pair()])
         else:

@@ -42,22 +42,38 @@ def test_litert_and_openvino_agree_on_raw_outputs():
         np.testing.assert_allclose(a[name], b[name], atol=2e-3, rtol=1e-4)
 
 
-def test_onnxruntime_backend_runs_an_onnx_file(tmp_path):
+def _relu_onnx(path, shape: list[int]):
+    """A one-node ONNX model (ReLU) with a fixed input shape, written to ``path``."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"])],
         "relu",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
     )
-    path = tmp_path / "relu.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_onnxruntime_backend_runs_an_onnx_file(tmp_path):
+    path = _relu_onnx(tmp_path / "relu.onnx", [1, 4])
     with open_backend(path, threads=2) as runtime:
         assert runtime.name == "onnxruntime"
         out = runtime.run({"x": np.array([[-1, 2, -3, 4]], np.float32)})
     np.testing.assert_array_equal(out["y"], [[0, 2, 0, 4]])
+
+
+def test_a_fixed_batch_onnx_model_says_it_cannot_take_pairs(tmp_path):
+    """ONNX Runtime cannot resize a fixed batch: a typed error (the pose landmarker then reads twice)."""
+    path = _relu_onnx(tmp_path / "relu.onnx", [1, 3])
+    with pytest.raises(BackendUnavailableError, match="fixed batch"):
+        open_backend(path, batch=2)
+    with open_backend(path, batch=1) as backend:
+        assert backend.inputs[0].shape == (1, 3)
+    with pytest.raises(ValueError, match="batch must be >= 1"):
+        open_backend(path, batch=0)
 
 
 def test_suffix_picks_the_backend():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge_bml.backends import is_available, open_backend
-from edge_bml.errors import BackendUnavailableError, ModelNotFoundError
+from edge_bml.errors import ModelNotFoundError
 from edge_bml.image_io import read_image
 from edge_bml.model_registry import select_variant
 from edge_bml.stages.pose import PoseDetector, PoseLandmarker
@@ -47,24 +47,3 @@ def test_one_batch_of_two_reads_what_two_calls_read(people, backend, precision):
             assert np.abs(a.keypoints[:, :2] - b.keypoints[:, :2]).max() < 0.05 * scale
             assert np.abs(a.visibility - b.visibility).max() < 1e-3
             assert a.score == pytest.approx(b.score, abs=1e-3)
-
-
-def test_a_fixed_batch_onnx_model_says_it_cannot_take_pairs(tmp_path):
-    """ONNX Runtime cannot resize a fixed batch: a typed error (the landmarker then reads twice)."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])],
-        "relu",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
-    )
-    path = tmp_path / "relu.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
-    with pytest.raises(BackendUnavailableError, match="fixed batch"):
-        open_backend(path, batch=2)
-    with open_backend(path, batch=1) as backend:
-        assert backend.inputs[0].shape == (1, 3)
-    with pytest.raises(ValueError, match="batch must be >= 1"):
-        open_backend(path, batch=0)

@@ -314,22 +314,18 @@ class PoseLandmarker(ModelStage):
         """Landmarks of the person in ``detection``, or None where the model says no pose is there."""
         spec = self.manifest.input
         tensor = landmark_input(self.manifest, image, detection.roi)
-        mirrored = None
         if self.mirror_average:
             width_axis = 3 if spec.layout == "NCHW" else 2  # the mirrored crop, normalised the same way
             mirrored = np.flip(tensor, axis=width_axis)
-        if self.reads_pairs:
-            both = self.infer(np.concatenate([tensor, mirrored]))
-            outputs, mirror_outputs = both, both
-        else:
-            outputs, mirror_outputs = self.infer(tensor), None
+        outputs = self.infer(np.concatenate([tensor, mirrored]) if self.reads_pairs else tensor)
         score, crop_xy, raw = self._read(outputs)
         if score < self.min_pose_score:
             return None
-        if mirrored is not None:
-            if mirror_outputs is None:
-                mirror_outputs = self.infer(np.ascontiguousarray(mirrored))
-            _, mirror_xy, mirror_raw = self._read(mirror_outputs, 1 if self.reads_pairs else 0)
+        if self.mirror_average:
+            if self.reads_pairs:
+                _, mirror_xy, mirror_raw = self._read(outputs, 1)
+            else:
+                _, mirror_xy, mirror_raw = self._read(self.infer(np.ascontiguousarray(mirrored)))
             mirror_xy = mirror_xy[MIRROR_INDEX]
             mirror_xy[:, 0] = 1.0 - mirror_xy[:, 0]
             crop_xy = (crop_xy + mirror_xy) / 2
