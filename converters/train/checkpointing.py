@@ -28,11 +28,20 @@ def save_checkpoint(
     Raises:
         OSError: the folder cannot be written.
     """
+    state = {"model": model.state_dict(), optimiser_key: optimiser.state_dict(), "config": asdict(config), **progress}
+    write_state(path, state)
+
+
+def write_state(path: Path, state: Mapping[str, Any]) -> None:
+    """``torch.save`` ``state`` aside, then ``os.replace`` it in: ``path`` is whole or not there.
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
     import torch
 
-    state = {"model": model.state_dict(), optimiser_key: optimiser.state_dict(), "config": asdict(config), **progress}
     tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
+    torch.save(dict(state), tmp)
     os.replace(tmp, path)
 
 

@@ -42,7 +42,7 @@ def record_detector_metrics(variant: Path, data_dir: Path, *, split: str = "val"
     Raises:
         ModelNotFoundError/ManifestError: the variant is not there; EvaluationDataError: no data.
     """
-    from converters.train.detector_thresholds import CANDIDATE_FLOOR
+    from converters.train.detector_thresholds import CANDIDATE_FLOOR, thresholds_tuned_on
     from edge_bml.evaluation.detector_eval import evaluate_detector, load_annotations
     from edge_bml.stages.detector import ArticleDetector
     from edge_bml.stages.exclusive_articles import ExclusiveRule
@@ -63,7 +63,7 @@ def record_detector_metrics(variant: Path, data_dir: Path, *, split: str = "val"
     decoder = dict(manifest.decoder)
     if tune_thresholds:
         decoder["class_score_thresholds"] = results["pose"]["best_f1_thresholds"]
-        decoder["thresholds_tuned_on"] = f"CCP {split}, pose person crop, F1-best per class at IoU 0.5"
+        decoder["thresholds_tuned_on"] = thresholds_tuned_on(split, results["pose"]["best_f1_min_precision"])
     keep = ("map50", "map50_95", "ap50_per_category", "ap50_95_per_category", "images", "images_without_person")
     metrics = dict(manifest.metrics)
     metrics.update(

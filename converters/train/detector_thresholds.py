@@ -26,6 +26,14 @@ CANDIDATE_FLOOR = 0.05
 KEPT_FIGURES = ("map50", "map50_95", "ap50_per_category", "ap50_95_per_category", "images", "images_without_person")
 
 
+def thresholds_tuned_on(split: str, min_precision: float) -> str:
+    """How shown thresholds were chosen, as the manifest records it (``decoder.thresholds_tuned_on``)."""
+    return (
+        f"CCP {split}, pose person crop, F1-best per class at IoU 0.5 after exclusive-category resolution, "
+        f"among thresholds at which at least {min_precision:.0%} of the shown boxes are right"
+    )
+
+
 def tune_detector_thresholds(
     variant: Path, data_dir: Path, *, split: str = "val", pose=None, min_precision: float = SHOWN_MIN_PRECISION
 ) -> dict:
@@ -53,10 +61,7 @@ def tune_detector_thresholds(
             print(f"{manifest.name}: tuning on {split}", file=sys.stderr)
             found = evaluate_detector(detector, images, pose_estimator=pose, min_precision=min_precision)
         decoder["class_score_thresholds"] = found["best_f1_thresholds"]
-        decoder["thresholds_tuned_on"] = (
-            f"CCP {split}, pose person crop, F1-best per class at IoU 0.5 after exclusive-category resolution, "
-            f"among thresholds at which at least {min_precision:.0%} of the shown boxes are right"
-        )
+        decoder["thresholds_tuned_on"] = thresholds_tuned_on(split, min_precision)
         with ArticleDetector(dataclasses.replace(manifest, decoder=decoder)) as detector:
             print(f"{manifest.name}: measuring with the tuned thresholds", file=sys.stderr)
             result = evaluate_detector(detector, images, pose_estimator=pose)

@@ -87,10 +87,7 @@ def checkpoint_from_onnx(variant: str | Path, out: Path) -> Path:
     Raises:
         ModelLoadError: the variant is not an FP32 ONNX embedder of this network.
     """
-    import os
-
-    import torch
-
+    from converters.train.checkpointing import write_state
     from converters.train.embedder_net import ArticleEmbedderNet
     from converters.train.torch_models.efficientnet_lite0 import EfficientNetLite0
 
@@ -110,7 +107,5 @@ def checkpoint_from_onnx(variant: str | Path, out: Path) -> Path:
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, out)
+    write_state(out, state)
     return out
