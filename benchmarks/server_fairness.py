@@ -1,22 +1,25 @@
 """Does a polite client get served while a greedy one hammers the server? (README, *serve*)
 
     .venv/bin/python -m benchmarks.server_fairness [--seconds 30] [--greedy 8]
+        [--out benchmarks/results/server_fairness.json]
 
 Two servers in turn (``--per-client`` at its default, then as large as all places: no share), each
 with 1 worker and 4 waiting places and no catalog. A greedy client keeps ``--greedy`` requests in
 flight from 127.0.0.1, ignoring ``Retry-After``; a polite client sends one request at a time from
-127.0.0.2 and waits ``Retry-After`` after a 503. Prints the polite client's served share as JSON.
+127.0.0.2 and waits ``Retry-After`` after a 503. Prints the polite client's served share as JSON (also
+written to ``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
+from benchmarks.catalog_benchmark import print_and_save
 from benchmarks.served import served
 from edge_bml.machine import current_machine
 
@@ -61,6 +64,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--greedy", type=int, default=8)
     parser.add_argument("--photo", default=None, help="a photo (default: CCP val 0061 under EDGE_BML_DATA)")
+    parser.add_argument("--out", type=Path, help="also write the result JSON here")
     args = parser.parse_args()
     from edge_bml.data_paths import data_dir
 
@@ -68,7 +72,14 @@ def main() -> None:
     photo = open(photo_path, "rb").read()
     machine = current_machine()
     runs = [_run(None, args.seconds, args.greedy, photo), _run(5, args.seconds, args.greedy, photo)]
-    print(json.dumps({"machine": {"cpu": machine.cpu, "isa": machine.isa}, "seconds": args.seconds, "runs": runs}))
+    result = {
+        "machine": {"cpu": machine.cpu, "isa": machine.isa},
+        "seconds": args.seconds,
+        "greedy": args.greedy,
+        "runs": runs,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    print_and_save(result, args.out)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,25 @@
 """Peak memory of ``edge-bml serve`` idle and under concurrent large uploads (README, *serve*).
 
     .venv/bin/python -m benchmarks.server_memory [--workers 2] [--uploads 6] [--side 6300] [--catalog DIR]
+        [--out benchmarks/results/server_memory.json]
 
 Starts the server in a subprocess, reads its VmRSS/VmHWM from ``/proc`` (Linux), sends ``--uploads``
-concurrent RGBA PNG photos of ``--side`` x ``--side`` pixels, and prints one JSON object.
+concurrent RGBA PNG photos of ``--side`` x ``--side`` pixels, and prints one JSON object (also written to
+``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import cv2
 import httpx
 import numpy as np
 
+from benchmarks.catalog_benchmark import print_and_save
 from benchmarks.served import served
 from edge_bml.machine import current_machine
 
@@ -44,6 +48,7 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=6)
     parser.add_argument("--side", type=int, default=6300)
     parser.add_argument("--catalog", help="serve this catalog (default: none)")
+    parser.add_argument("--out", type=Path, help="also write the result JSON here")
     args = parser.parse_args()
     options = ["--workers", str(args.workers), "--queue", str(args.uploads), "--per-client", str(args.uploads)]
     with served(*options, *(["--catalog", args.catalog] if args.catalog else [])) as (server, url):
@@ -57,19 +62,18 @@ def main() -> None:
             statuses = list(pool.map(post, range(args.uploads)))
         loaded = _status_mb(server.pid)
     machine = current_machine()
-    print(
-        json.dumps(
-            {
-                "machine": {"cpu": machine.cpu, "isa": machine.isa},
-                "workers": args.workers,
-                "uploads": args.uploads,
-                "photo": f"{args.side}x{args.side} RGBA PNG, {len(photo)} bytes",
-                "statuses": statuses,
-                "idle_rss_mb": idle.get("VmRSS"),
-                "peak_rss_mb": loaded.get("VmHWM"),
-            }
-        )
-    )
+    result = {
+        "machine": {"cpu": machine.cpu, "isa": machine.isa},
+        "workers": args.workers,
+        "uploads": args.uploads,
+        "catalog": args.catalog,
+        "photo": f"{args.side}x{args.side} RGBA PNG, {len(photo)} bytes",
+        "statuses": statuses,
+        "idle_rss_mb": idle.get("VmRSS"),
+        "peak_rss_mb": loaded.get("VmHWM"),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    print_and_save(result, args.out)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class LookOptions:
     """How a ``LookPipeline`` runs.
 
     catalog: a built catalog folder; without one, articles come back without matches.
+    trust: open the catalog without hashing its files (their sizes are still checked; ``--trust``).
     colour_weight: how much the worn colour counts in the ranking (None: the catalog's default; 0: not at all).
     parser: with a catalog, also parse the person's garments (where a parser variant is installed), so each
         article's colour comes from its own pixels and its crop is masked for embedders that want it. Off by
@@ -48,6 +49,7 @@ class LookOptions:
     """
 
     catalog: Path | None = None
+    trust: bool = False
     top_k: int = 5
     backend: str = "auto"
     precision: str = "auto"
@@ -137,7 +139,7 @@ class LookPipeline:
                     self._closers.append(self.parser.close)
             if searching:
                 if catalog is None:
-                    catalog = Catalog(options.catalog)
+                    catalog = Catalog(options.catalog, trust=options.trust)
                     self._closers.append(catalog.close)
                 self.catalog = catalog
                 if embedder is None:

@@ -68,3 +68,30 @@ def test_partitions_search_like_one_shard_and_stay_consistent(table, embedder, t
 
 def json_rows(directory):
     return [json.loads(line) for line in (directory / "products.jsonl").read_text().splitlines() if line]
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_the_multi_index_search_equals_searching_each_memory_mapped_part(tmp_path, exact):
+    from edge_bml.catalog.shards import new_index, open_shard
+    from edge_bml.catalog.vectors import to_stored
+
+    rng = np.random.default_rng(7)
+    parts = []
+    for number, size in enumerate((700, 0, 650, 5)):  # an empty part and one smaller than k too
+        index = new_index(32, "i8")
+        if size:
+            keys = np.arange(number * 1000, number * 1000 + size, dtype=np.uint64)
+            index.add(keys, to_stored(rng.normal(size=(size, 32)).astype(np.float32), "i8"))
+        index.save(str(tmp_path / f"part{number}.usearch"))
+        parts.append(open_shard(tmp_path / f"part{number}.usearch", view=True))
+    queries = to_stored(rng.normal(size=(25, 32)).astype(np.float32), "i8")
+    found = PartitionedShard(parts).search(queries, 10, exact=exact)
+    each = [part.search(queries, 10, exact=exact) for part in parts if len(part)]
+    for row in range(len(queries)):
+        pairs = sorted(
+            (float(m.distances[row][n]), int(m.keys[row][n])) for m in each for n in range(int(m.counts[row]))
+        )[:10]
+        count = int(found.counts[row])
+        assert count == 10
+        assert [int(k) for k in found.keys[row][:count]] == [k for _, k in pairs]
+        np.testing.assert_allclose(found.distances[row][:count], [d for d, _ in pairs], rtol=0, atol=1e-6)

@@ -238,6 +238,30 @@ def test_a_flipped_byte_in_a_shard_is_found_at_open_unless_trusted(catalog, caps
     assert "top.usearch: sha256 differs" in capsys.readouterr().err
 
 
+def test_trust_on_the_command_line_skips_the_hash_but_not_the_size_check(catalog, catalog_source, capsys):
+    from edge_bml.cli.look_command import options_from_args
+    from edge_bml.cli.main import build_parser
+
+    photo = str(catalog_source[1] / "p1.jpg")
+    shard = catalog / "shards" / "top.usearch"
+    _flip(shard, shard.stat().st_size - 10)
+    search = ["search", photo, "--catalog", str(catalog), "--json", "--threads", "1"]
+    assert main(search) == 2
+    assert "top.usearch: sha256 differs" in capsys.readouterr().err
+    assert main(search + ["--trust"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["matches"]) == 6
+    look = ["look", photo, "--catalog", str(catalog), "--json", "--threads", "1"]
+    assert main(look) == 2
+    assert "top.usearch: sha256 differs" in capsys.readouterr().err
+    assert main(look + ["--trust"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["file"] == photo
+    assert options_from_args(build_parser().parse_args(["serve", "--catalog", str(catalog), "--trust"])).trust
+    with shard.open("ab") as handle:  # one byte longer: the size check still refuses it
+        handle.write(b"\0")
+    assert main(search + ["--trust"]) == 2
+    assert "top.usearch: " in (err := capsys.readouterr().err) and "bytes, catalog.json records" in err
+
+
 def test_a_shard_copied_over_another_is_found_even_when_trusted(catalog):
     shutil.copy(catalog / "shards" / "top.usearch", catalog / "shards" / "bottom.usearch")
     with pytest.raises(CatalogIntegrityError, match="bottom.usearch"):

@@ -86,13 +86,18 @@ def test_look_cli_json_draw_and_html(catalog, ccp_val, tmp_path, capsys):
         ]
     )
     assert code == 0
-    records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    printed = capsys.readouterr()
+    records = [json.loads(line) for line in printed.out.strip().splitlines()]
     assert [r["file"] for r in records] == photos
+    drawn = sorted(tmp_path.glob("look_*.png"))
+    assert sorted(line.removeprefix("wrote ") for line in printed.err.splitlines() if line.startswith("wrote ")) == [
+        str(path) for path in drawn
+    ]  # --draw says what it wrote, on stderr so stdout stays JSON lines
     for record in records:
         assert {"shot", "facing", "person_box", "keypoints", "articles", "timings_ms"} <= set(record)
         assert list(record["timings_ms"]) == list(STAGES)
         assert all(len(a["matches"]) <= 2 for a in record["articles"])
-    assert len(list(tmp_path.glob("look_*.png"))) == 2
+    assert len(drawn) == 2
     page = html.read_text()
     assert page.count("<section>") == 2 and "data:image/jpeg;base64," in page
     assert "http://" not in page and "https://" not in page

@@ -75,7 +75,10 @@ def photo(ccp_val) -> bytes:
     return ccp_val[0]["path"].read_bytes()
 
 
-def test_look_returns_articles_with_matches_and_every_timing(server, photo):
+def test_look_returns_articles_with_matches_and_every_timing(server, photo, catalog):
+    from edge_bml.catalog.catalog_manifest import read_products_file
+    from edge_bml.colour import hex_colour
+
     response = httpx.post(f"{server.url}/v1/look", files={"file": ("look.jpg", photo, "image/jpeg")}, timeout=60)
     assert response.status_code == 200, response.text
     look = response.json()
@@ -83,7 +86,11 @@ def test_look_returns_articles_with_matches_and_every_timing(server, photo):
     assert look["articles"], "a CCP full shot should have articles"
     matched = [a for a in look["articles"] if a["matches"]]
     assert matched
-    assert {"id", "score", "category", "title", "file"} <= set(matched[0]["matches"][0])
+    assert {"id", "score", "category", "title", "file", "colour"} <= set(matched[0]["matches"][0])
+    products = {row["id"]: row for row in read_products_file(catalog)}
+    for match in (m for a in matched for m in a["matches"]):  # each match wears its product's stored colour
+        assert match["colour"]["hex"] == hex_colour(products[match["id"]]["colour"]), match
+        assert match["colour"]["lab"] == pytest.approx(products[match["id"]]["colour"], abs=0.051)
     assert all(m["category"] == a["category"] for a in matched for m in a["matches"])
     stages = ["decode", "pose_detect", "pose_landmarks", "pose_classify", "detect", "parse", "embed", "search", "total"]
     assert list(look["timings_ms"]) == stages
@@ -347,7 +354,8 @@ def test_a_trickling_upload_is_cut_off_with_408(server, photo):
     assert httpx.post(f"{server.url}/v1/look", content=photo, timeout=60).status_code == 200
 
 
-def test_serve_refuses_a_bad_catalog_with_one_line(catalog, tmp_path):
+@pytest.mark.parametrize("damage", ["dtype q4", "missing shard"])
+def test_serve_refuses_a_bad_catalog_with_one_line(catalog, tmp_path, damage):
     import json
     import shutil
     import subprocess
@@ -355,13 +363,42 @@ def test_serve_refuses_a_bad_catalog_with_one_line(catalog, tmp_path):
 
     bad = tmp_path / "bad"
     shutil.copytree(catalog, bad)
-    manifest = json.loads((bad / "catalog.json").read_text())
-    (bad / "catalog.json").write_text(json.dumps({**manifest, "dtype": "q4"}))
+    if damage == "dtype q4":
+        manifest = json.loads((bad / "catalog.json").read_text())
+        (bad / "catalog.json").write_text(json.dumps({**manifest, "dtype": "q4"}))
+        expected = "dtype 'q4'"
+    else:
+        (bad / "shards" / "top.usearch").unlink()
+        expected = "top.usearch: missing or unreadable"
     command = [sys.executable, "-m", "edge_bml.cli.main", "serve", "--catalog", str(bad), "--port", str(_free_port())]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip() and "XNNPACK" not in line]
-    assert len(lines) == 1 and "dtype 'q4'" in lines[0] and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("edge-bml: error: ") and done.stdout == ""
+
+
+def test_healthz_answers_503_starting_until_the_models_and_catalog_are_loaded(catalog):
+    """Readiness follows the app's own start-up (its lifespan, which loads the pool): before it /healthz
+    is 503 ``starting``, then 200 ``ok`` with the catalog, and 503 again once shut down."""
+    import asyncio
+
+    from edge_bml.catalog.catalog_manifest import read_catalog_manifest
+
+    app = create_app(LookOptions(catalog=catalog, threads=1), ServerOptions(workers=1))
+
+    async def probe() -> list:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kiosk") as client:
+            answers = [await client.get("/healthz")]  # no start-up has run: nothing is loaded
+            async with app.router.lifespan_context(app):
+                answers.append(await client.get("/healthz"))
+            return answers + [await client.get("/healthz")]
+
+    before, ready, after = asyncio.run(probe())
+    assert before.status_code == 503 and before.json() == {"status": "starting"}
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
+    assert ready.json()["catalog"]["products"] == read_catalog_manifest(catalog).total
+    assert after.status_code == 503  # shut down: the pool is closed
 
 
 def test_openapi_document_docs_offline_and_json_errors_everywhere(server, photo):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -91,6 +90,7 @@ def pseudo_label_tagged(
     Raises:
         PseudoLabelError: no tagged photos/tags under ``data_dir``, or ``variant`` is not a detector.
     """
+    from edge_bml.catalog.progress import Progress
     from edge_bml.image_io import read_image
     from edge_bml.manifest import load_manifest
     from edge_bml.stages.detector import ArticleDetector
@@ -110,13 +110,17 @@ def pseudo_label_tagged(
     boxes_per_category = {label: 0 for label in manifest.labels}
     pose = PoseEstimator.create_from_options(PoseOptions(threads=threads))
     try:
-        with ArticleDetector(manifest, threads=threads) as detector:
-            for count, item in enumerate(tagged, 1):
+        with (
+            ArticleDetector(manifest, threads=threads) as detector,
+            Progress(len(tagged), label="pseudo-labelling") as bar,
+        ):
+            for item in tagged:
                 path = (ccp / item["file"]).resolve()
                 image = read_image(path)
                 main = pose(image).main
                 if main is None:
                     no_person += 1
+                    bar.update(1)
                     continue
                 person_box = [round(float(v), 1) for v in main.person_box]
                 present = {categories[tag] for tag in item["tags"] if tag in categories}
@@ -145,16 +149,9 @@ def pseudo_label_tagged(
                         "ignore_categories": missing,
                     }
                 )
-                print(
-                    f"\rpseudo-labelling {count}/{len(tagged)}: {sum(boxes_per_category.values())} boxes, "
-                    f"{len(review)} to review",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                bar.update(1, note=f"{sum(boxes_per_category.values())} boxes, {len(review)} to review")
     finally:
         pose.close()
-    print(file=sys.stderr)
     summary = {
         "photos": len(tagged),
         "labelled_photos": len(images),

@@ -172,6 +172,7 @@ def build_catalog_on_ray(
         import ray.data
     except ImportError as error:
         raise RayUnavailableError("--engine ray needs Ray: pip install -e '.[scale]'") from error
+    options = options or RayOptions()
     if dtype not in DTYPES:
         raise CatalogError(f"--dtype must be one of {DTYPES}, got {dtype!r}")
     if options.workers < 1 or options.batch_size < 1:
@@ -179,7 +180,6 @@ def build_catalog_on_ray(
             f"--workers and --batch-size must be at least 1, got {options.workers}, {options.batch_size}"
         )
     columns = columns or ColumnMap()
-    options = options or RayOptions()
     out = Path(out)
     products, skipped = read_product_table(table, images, columns=columns)
     if not products:
@@ -195,10 +195,11 @@ def build_catalog_on_ray(
         try:
             if options.address:
                 ray.init(address=options.address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=options.workers, include_dashboard=False, log_to_driver=False)
+            else:  # "local": a new Ray, never one found through RAY_ADDRESS or an earlier `ray start`
+                ray.init(address="local", num_cpus=options.workers, include_dashboard=False, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
-            raise RayUnavailableError(f"cannot reach the Ray cluster at {options.address}: {error}") from error
+            where = f"reach the Ray cluster at {options.address}" if options.address else "start a local Ray"
+            raise RayUnavailableError(f"cannot {where}: {error}") from error
     try:
         clock = time.perf_counter()
         rows = [{"id": p.id, "image": str(p.image)} for p in products]

@@ -53,8 +53,10 @@ def open_shard(path: Path, *, view: bool = True):
 class PartitionedShard:
     """One category split into hash partitions (each its own memory-mapped USearch file), read as one.
 
-    Search fans out over the parts and merges (``search_shards``); lengths, dims, keys and stored vectors
-    read across them.
+    Search runs over all parts in one call of usearch's multi-index search (``usearch.index.Indexes``):
+    on memory-mapped int8 parts it returns the same keys and distances as searching each part and
+    merging, exact and HNSW alike, at the same latency. Lengths, dims, keys and stored vectors read
+    across the parts.
     """
 
     def __init__(self, parts: list) -> None:
@@ -62,6 +64,18 @@ class PartitionedShard:
 
     def __len__(self) -> int:
         return sum(len(part) for part in self.parts)
+
+    @property
+    def largest_part(self) -> int:
+        return max((len(part) for part in self.parts), default=0)
+
+    def search(self, vectors: np.ndarray, count: int, *, exact: bool = False):
+        """Top ``count`` of each row of ``vectors`` over every part (usearch ``Matches``/``BatchMatches``;
+        entries past ``counts`` are unset). The ``Indexes`` is made per call (about 10 us), so it never
+        misses a part changed since."""
+        from usearch.index import Indexes
+
+        return Indexes(indexes=[part for part in self.parts if len(part)]).search(vectors, count, exact=exact)
 
     @property
     def ndim(self) -> int:
@@ -94,8 +108,9 @@ def shard_parts(shards) -> list:
 
 
 def search_shards(shards: dict, queries: np.ndarray, *, dtype: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` keys and cosine scores over all ``shards`` (and their partitions) for each query row
-    (keys -1 where none).
+    """Top-``k`` keys and cosine scores over all ``shards`` (a partitioned one in one multi-index search)
+    for each query row (keys -1 where none); a shard is searched exactly while it (or its largest
+    partition) holds at most ``EXACT_SEARCH_LIMIT`` vectors.
 
     Raises:
         CatalogError: bad query vectors.
@@ -103,10 +118,11 @@ def search_shards(shards: dict, queries: np.ndarray, *, dtype: str, k: int) -> t
     stored = to_stored(queries, dtype)
     keys = np.full((len(stored), k), -1, np.int64)
     scores = np.full((len(stored), k), -np.inf, np.float32)
-    for index in shard_parts(shards.values()):
-        if len(index) == 0:
+    for shard in shards.values():
+        if len(shard) == 0:
             continue
-        found = index.search(stored, min(k, len(index)), exact=len(index) <= EXACT_SEARCH_LIMIT)
+        largest = shard.largest_part if isinstance(shard, PartitionedShard) else len(shard)
+        found = shard.search(stored, min(k, len(shard)), exact=largest <= EXACT_SEARCH_LIMIT)
         found_keys = np.asarray(found.keys, np.int64).reshape(len(stored), -1)
         found_scores = 1.0 - np.asarray(found.distances, np.float32).reshape(len(stored), -1)
         counts = np.asarray(getattr(found, "counts", [len(found.keys)])).reshape(-1)

@@ -11,7 +11,7 @@ from edge_bml.backends import BACKEND_NAMES
 from edge_bml.cli.arg_types import non_negative_float, output_file, positive_int
 from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
-from edge_bml.cli.shared_flags import add_runtime_flags
+from edge_bml.cli.shared_flags import add_runtime_flags, add_trust_flag
 from edge_bml.look import Look
 from edge_bml.pipeline import STAGES, LookOptions, LookPipeline
 from edge_bml.runtime_choice import RuntimeChoice
@@ -32,6 +32,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def add_look_options(parser: argparse.ArgumentParser) -> None:
     """The options every command that runs the whole look shares."""
     parser.add_argument("--catalog", type=Path, help="a built catalog folder (without it: no matches)")
+    add_trust_flag(parser)
     parser.add_argument("--top-k", type=positive_int, default=5, help="matches per article (default 5)")
     add_runtime_flags(parser)
     parser.add_argument("--any-shot", action="store_true", help="also look at photos that are not full shots")
@@ -86,6 +87,7 @@ def options_from_args(args: argparse.Namespace) -> LookOptions:
     gate = ("full_shot", "upper_body", "lower_body") if args.any_shot else ("full_shot",)
     return LookOptions(
         catalog=args.catalog,
+        trust=getattr(args, "trust", False),
         top_k=args.top_k,
         backend=args.backend,
         precision=args.precision,

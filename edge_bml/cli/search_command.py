@@ -9,6 +9,7 @@ from pathlib import Path
 from edge_bml.catalog.catalog_manifest import read_catalog_manifest
 from edge_bml.catalog.search import Catalog
 from edge_bml.cli.arg_types import non_negative_float, positive_int
+from edge_bml.cli.shared_flags import add_trust_flag
 from edge_bml.foreground import garment_colour
 from edge_bml.image_io import read_image
 from edge_bml.stages.catalog_embedder import open_embedder
@@ -19,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     timer = StageTimer()
     manifest = read_catalog_manifest(args.catalog)
     embedder = open_embedder(args.embedder, catalog=manifest, threads=args.threads)
-    with Catalog(args.catalog) as catalog:
+    with Catalog(args.catalog, trust=args.trust) as catalog:
         catalog.check_embedder(embedder)
         run_timer = StageTimer()
         with run_timer.stage("decode"):
@@ -50,6 +51,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("search", help="find catalog products like an article photo")
     parser.add_argument("image", type=Path, metavar="IMAGE", help="a photo of one article (used whole)")
     parser.add_argument("--catalog", required=True, type=Path, help="a built catalog folder")
+    add_trust_flag(parser)
     parser.add_argument("--category", help="search only this category (default: all)")
     parser.add_argument("--top-k", type=positive_int, default=10, help="matches to return (default 10)")
     parser.add_argument("--json", action="store_true", help="print the matches as JSON")

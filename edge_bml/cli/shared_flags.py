@@ -1,4 +1,5 @@
-"""Flags several commands share, written once: which runtime, precision and threads run the models."""
+"""Flags several commands share, written once: which runtime, precision and threads run the models, and
+whether a catalog's files are hashed at open."""
 
 from __future__ import annotations
 
@@ -27,4 +28,14 @@ def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+    )
+
+
+def add_trust_flag(parser: argparse.ArgumentParser) -> None:
+    """``--trust``: open the catalog without hashing its files, where they are known good and hashing a large
+    catalog at each start (without a cached verification stamp) would take too long."""
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="skip the sha256 check of the catalog files at open; sizes are still checked",
     )

@@ -1,7 +1,8 @@
 """COCO-style average precision of detections: AP per category at IoU thresholds, mAP@0.5, mAP@[.5:.95].
 
-Follows pycocotools' rules without crowd regions (``tests/test_detection_ap.py`` checks it against
-pycocotools on real detections): per image and category, detections in score
+Why our own: pycocotools is a dev/test dependency only (the runtime's ``edge-bml evaluate`` must not
+need it), so this follows its rules without crowd regions, and ``tests/test_detection_ap.py`` checks it
+matches pycocotools on real detections: per image and category, detections in score
 order each take the unmatched ground-truth box of highest IoU at or above the threshold; precision
 is made monotone and sampled at 101 recall points; categories with no ground truth are left out.
 """

@@ -1,4 +1,8 @@
-"""MediaPipe's weighted non-maximum suppression: overlapping detections are averaged, score-weighted."""
+"""MediaPipe's weighted non-maximum suppression: overlapping detections are averaged, score-weighted.
+
+Why our own: BlazePose's decoder blends each cluster's boxes and keypoints by score, as MediaPipe does;
+cv2.dnn.NMSBoxes and torchvision.ops.nms only keep the best box of a cluster and drop the others.
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,11 @@ import torch.nn.functional as F
 
 
 def pairwise_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU (M, N) between xyxy boxes a (M, 4) and b (N, 4)."""
+    """IoU (M, N) between xyxy boxes a (M, 4) and b (N, 4).
+
+    Why our own: the assignment needs it in torch on the training tensors (``geometry.iou_matrix`` is
+    numpy), and torchvision's ``box_iou``, the same six lines, is not a dependency of the train extra.
+    """
     lt = torch.maximum(a[:, None, :2], b[None, :, :2])
     rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = (rb - lt).clamp(min=0).prod(2)
