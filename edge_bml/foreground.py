@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edge_bml.resampling import resize_exact
+
 # Neutral fill for everything that is not the garment: the grey the embedder pads with.
 NEUTRAL_FILL = 124
 WORK_SIZE = 96
@@ -43,9 +45,7 @@ def product_foreground(image: np.ndarray, *, iterations: int = 4) -> np.ndarray:
         raise ValueError(f"product_foreground needs an HxWx3 uint8 image, got {image.shape} {image.dtype}")
     height, width = image.shape[:2]
     scale = WORK_SIZE / max(height, width)
-    small = cv2.resize(
-        image, (max(8, round(width * scale)), max(8, round(height * scale))), interpolation=cv2.INTER_AREA
-    )
+    small = resize_exact(image, max(8, round(width * scale)), max(8, round(height * scale)))
     sh, sw = small.shape[:2]
     seeds = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
     my, mx = max(1, int(sh * 0.06)), max(1, int(sw * 0.06))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge_bml.resampling import resize_exact
+
 
 @dataclass(frozen=True)
 class Letterbox:
@@ -27,12 +29,16 @@ class Letterbox:
 
 
 def letterbox(image: np.ndarray, width: int, height: int, *, pad_value: int = 0) -> tuple[np.ndarray, Letterbox]:
-    """Resize keeping aspect ratio, centred, padded to ``width`` x ``height``."""
+    """Resize keeping aspect ratio, centred, padded to ``width`` x ``height`` (uint8, the same pixels on
+    every CPU: ``resampling.resize_exact``).
+
+    Raises:
+        ValueError: ``image`` is not a non-empty uint8 array.
+    """
     h, w = image.shape[:2]
     scale = min(width / w, height / h)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    resized = resize_exact(image, new_w, new_h)
     pad_x, pad_y = (width - new_w) / 2, (height - new_h) / 2
     left, top = int(pad_x), int(pad_y)
     out = np.full((height, width, image.shape[2]), pad_value, dtype=image.dtype)

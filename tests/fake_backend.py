@@ -22,7 +22,7 @@ from converters.fetch.blazepose_spec import DETECTION, LANDMARKS
 from edge_bml.backends import Backend, TensorSpec
 from edge_bml.data_fetch.sources import CCP_CATEGORIES
 from edge_bml.manifest import InputSpec, ModelManifest, load_manifest, parse_manifest, sha256_file, write_manifest
-from edge_bml.stages.pose import MIRROR_INDEX
+from edge_bml.stages.pose import MIRROR_INDEX, ROI_GRID_PX
 from edge_bml.stages.ssd_anchors import generate_anchors
 
 Outputs = dict[str, np.ndarray]
@@ -249,7 +249,9 @@ def landmark_outputs(pose: ScriptedPose, *, mirrored: bool = False) -> Outputs:
     side = VARIANTS["pose_landmarks"]["input"]["width"]
     roi = POSE_DETECTION_DECODER["roi"]
     size = 2.0 * float(np.linalg.norm(pose.end - pose.start)) * roi["scale"]
-    origin = pose.start - size / 2  # the crop is centred on the start keypoint
+    # The crop is centred on the start keypoint, centre and side on the stage's grid.
+    size = max(ROI_GRID_PX, round(size / ROI_GRID_PX) * ROI_GRID_PX)
+    origin = np.round(pose.start / ROI_GRID_PX) * ROI_GRID_PX - size / 2
     crop = (np.asarray(pose.xy, np.float64) - origin) * side / size
     raw = np.zeros((LANDMARK_ROWS, 5), np.float32)  # the 33 body landmarks, then the model's 6 auxiliary ones
     raw[:33, :2] = crop

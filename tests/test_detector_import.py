@@ -10,7 +10,7 @@ import pytest
 from converters.cli import main as convert_main
 from edge_bml.manifest import load_manifest
 from edge_bml.stages.detector import ArticleDetector
-from edge_bml.stages.detector_crop import person_crop_box
+from edge_bml.stages.detector_crop import CROP_GRID_PX, person_crop_box
 from tests.yolo_onnx_factory import constant_yolo_onnx, yolo_table
 
 WIDTH, HEIGHT = 64, 128
@@ -38,7 +38,7 @@ def test_import_writes_a_manifest_the_detector_stage_runs(yolo_onnx, tmp_path):
     person = (100, 50, 260, 550)
     with ArticleDetector(manifest) as detector:
         found = detector(photo, person)
-    crop = person_crop_box(person, aspect=WIDTH / HEIGHT, margin=0.08)
+    crop = person_crop_box(person, aspect=WIDTH / HEIGHT, margin=0.08).snapped(CROP_GRID_PX, aspect=WIDTH / HEIGHT)
     scale = crop.width / WIDTH
     assert crop.height / HEIGHT == pytest.approx(scale)
     # Only the top passes the 0.25 threshold; its box comes back in photo pixels.

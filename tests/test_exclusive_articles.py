@@ -56,6 +56,26 @@ def test_a_demoted_box_does_not_demote_others():
     assert exclusive_conflicts(np.array([dress, skirt, pants], np.float32), np.array([2, 5, 3]), TABLE, 0.5)
 
 
+def test_a_box_inside_a_better_one_of_its_category_is_demoted():
+    # Two dresses, the second lying wholly inside the first (IoU 0.44, under NMS's 0.5): a second guess.
+    dresses = resolve([[136, 261, 328, 643], [207, 294, 304, 626]], [0.44, 0.14], ["dress", "dress"])
+    assert dresses[0] == pytest.approx(0.44) and dresses[1] < SHOWN[LABELS.index("dress")]
+    # Side by side (a pair of shoes, two tops of two people) or barely overlapping: both stay.
+    apart = resolve([[100, 100, 160, 160], [150, 100, 210, 160]], [0.7, 0.6], ["top", "top"])
+    assert apart.tolist() == [pytest.approx(0.7), pytest.approx(0.6)]
+    # The better-scored box is never the one demoted, even when it is the inner one.
+    inner_first = resolve([[207, 294, 304, 626], [136, 261, 328, 643]], [0.5, 0.3], ["dress", "dress"])
+    assert inner_first.tolist() == [pytest.approx(0.5), pytest.approx(0.3)]
+
+
+def test_containment_share_comes_from_the_manifest():
+    rule = ExclusiveRule.from_decoder({"exclusive": {"groups": [["pants", "skirt"]], "contained": 0.9}})
+    assert rule.contained == 0.9 and rule.to_json()["contained"] == 0.9
+    assert ExclusiveRule.from_decoder({"exclusive": {"groups": [["pants", "skirt"]]}}).contained == 0.7
+    with pytest.raises(ManifestError, match="contained"):
+        ExclusiveRule.from_decoder({"exclusive": {"groups": [["pants", "skirt"]], "contained": 0}})
+
+
 def test_malformed_rule_in_a_manifest_is_a_manifest_error():
     with pytest.raises(ManifestError, match="groups"):
         ExclusiveRule.from_decoder({"exclusive": {"iou": 0.5}})

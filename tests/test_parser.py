@@ -103,11 +103,12 @@ def test_shipped_parser_labels_ccp_val_photos(shipped_parser, ccp_val, ccp_annot
             box[2] - box[0],
         )
     # Outside the person crop, everything is background.
-    from edge_bml.stages.detector_crop import person_crop_box
+    from edge_bml.stages.detector_crop import CROP_GRID_PX, person_crop_box
 
     x0, y0 = ccp_val[0]["person_box"][:2]
     small_box = np.array([x0, y0, x0 + 30, y0 + 60], np.float32)
-    crop = person_crop_box(small_box, aspect=manifest.input.width / manifest.input.height, margin=0.08)
+    aspect = manifest.input.width / manifest.input.height
+    crop = person_crop_box(small_box, aspect=aspect, margin=0.08).snapped(CROP_GRID_PX, aspect=aspect)
     labels = shipped_parser(read_image(ccp_val[0]["path"]), small_box).labels
     outside = np.ones(labels.shape, bool)
     outside[max(0, int(crop.y0)) : int(np.ceil(crop.y1)) + 1, max(0, int(crop.x0)) : int(np.ceil(crop.x1)) + 1] = False

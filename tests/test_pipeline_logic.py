@@ -287,13 +287,17 @@ def test_boxes_past_the_person_crop_are_clipped_to_the_photo(variants):
     rows = [(0, 0, 192, 384, "dress", 0.9), (-150, 100, 20, 150, "bag", 0.8)]  # input pixels
     rig = make_rig(variants, detections=detector_outputs(rows))
     look = look_of(rig, photo())
-    # The person crop: 8% of the person box's height on every side, grown to the input's 1:2 aspect.
+    # The person crop: 8% of the person box's height on every side, grown to the input's 1:2 aspect, its
+    # corner and height then snapped to the 4-pixel grid.
     x0, y0, x1, y1 = (float(v) for v in look.person_box)
     pad = 0.08 * (y1 - y0)
     height = y1 - y0 + 2 * pad
     width = max(x1 - x0 + 2 * pad, height / 2)
-    left, top, scale = (x0 + x1 - width) / 2, (y0 + y1 - height) / 2, width / 192
-    assert top < 0 and top + height > HEIGHT  # the crop runs past the photo's top and bottom
+    left, top = (x0 + x1 - width) / 2, (y0 + y1 - height) / 2
+    left, top, height = round(left / 4) * 4, round(top / 4) * 4, round(height / 4) * 4
+    width = height / 2
+    scale = width / 192
+    assert top <= 0 and top + height > HEIGHT  # the crop runs past the photo's bottom (and reaches its top)
     boxes = {a.category: a.box for a in look.articles}
     np.testing.assert_allclose(boxes["dress"], [left, 0, left + width, HEIGHT], atol=1e-3)
     np.testing.assert_allclose(boxes["bag"], [0, top + 100 * scale, left + 20 * scale, top + 150 * scale], atol=1e-3)

@@ -12,16 +12,19 @@
 #   EDGE_BML_AARCH64_CACHE  catalogs, runs, logs (~/.cache/edge_bml/aarch64)
 #   EDGE_BML_DATA           the data folder (ccp/, clothing/); default ../shared/data beside the checkout
 #   DEBIAN_MIRROR           default: the Debian mirror this machine's apt uses
-#   BACKENDS                "litert onnxruntime openvino" (in that order; results are written after each)
-#   PHOTOS                  CCP val photos per backend (6)
+#   BACKENDS                "litert" (the Pi's runtime); also "onnxruntime openvino" (written after each)
+#   PHOTOS                  CCP val photos per backend (12)
 #   ITEMS_EVERY             catalog: every Nth product of clothing/items.csv (17: 300 products)
 #   QEMU_CPU                the emulated CPU (cortex-a76, the Raspberry Pi 5's core; "max" for all features)
 #   PIN_X86_VERSIONS        1: install the same package versions as this checkout's .venv (default); 0: newest
 #   REINSTALL               1: recreate the venv in the root
 #   FRESH                   1: forget earlier runs (otherwise a rerun of the same tree and options resumes)
 #   HOST_PYTHON             the x86 venv's python (.venv/bin/python of the checkout)
-#   EXACT_RESIZE            1: EXPERIMENT, both machines resize with INTER_LINEAR_EXACT (exact_resize/); its
-#                           runs and result stay in the cache, and the normal result then quotes it
+#   POSE_PRECISION          the pose stage's precision on both machines (fp32: BlazePose's FP32 variants beside
+#                           the INT8 detector and embedder; int8: the INT8 BlazePose, whose float layers
+#                           between int8 ones round differently on ARM)
+#   STAGE_PROBE             1: also run every model on the same real inputs on both machines (minutes); 0: skip
+#   RESULT                  where the result goes (benchmarks/results/aarch64_emulated.json)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -29,29 +32,23 @@ HERE="$REPO/benchmarks/aarch64"
 ROOT=${EDGE_BML_AARCH64_ROOT:-$HOME/.cache/edge_bml/aarch64-root}
 CACHE=${EDGE_BML_AARCH64_CACHE:-$HOME/.cache/edge_bml/aarch64}
 DATA=${EDGE_BML_DATA:-$REPO/../shared/data}
-BACKENDS=${BACKENDS:-"litert onnxruntime openvino"}
-PHOTOS=${PHOTOS:-6}
+BACKENDS=${BACKENDS:-litert}
+PHOTOS=${PHOTOS:-12}
 ITEMS_EVERY=${ITEMS_EVERY:-17}
 QEMU_CPU=${QEMU_CPU:-cortex-a76}
 PIN_X86_VERSIONS=${PIN_X86_VERSIONS:-1}
 REINSTALL=${REINSTALL:-0}
 FRESH=${FRESH:-0}
 HOST_PYTHON=${HOST_PYTHON:-$REPO/.venv/bin/python}
-EXACT_RESIZE=${EXACT_RESIZE:-0}
 unset PYTHONPATH EDGE_BML_MODELS
-if [[ $EXACT_RESIZE == 1 ]]; then
-    RESULT=${RESULT:-${EDGE_BML_AARCH64_CACHE:-$HOME/.cache/edge_bml/aarch64}/aarch64_emulated_exact_resize.json}
-    ARM_PYTHONPATH="$REPO/benchmarks/aarch64/exact_resize"
-else
-    RESULT=${RESULT:-$REPO/benchmarks/results/aarch64_emulated.json}
-    ARM_PYTHONPATH=
-fi
+RESULT=${RESULT:-$REPO/benchmarks/results/aarch64_emulated.json}
 SUITE=bookworm
 PRECISION=int8
+POSE_PRECISION=${POSE_PRECISION:-fp32}
+STAGE_PROBE=${STAGE_PROBE:-1}
 THREADS=1
 VENV=/opt/edge_bml/venv          # inside the root
 ARM_RUNS=/opt/edge_bml/runs      # inside the root
-[[ ${EXACT_RESIZE:-0} == 1 ]] && ARM_RUNS=/opt/edge_bml/runs_exact_resize
 export QEMU_CPU
 
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -69,7 +66,6 @@ ROOT=$(realpath -m "$ROOT")
 CACHE=$(realpath -m "$CACHE")
 mkdir -p "$CACHE"
 RUNS="$CACHE/runs"
-[[ $EXACT_RESIZE == 1 ]] && RUNS="$CACHE/runs_exact_resize"
 
 # ---------------------------------------------------------------------------------------------------------
 log "1/8 host tools: debootstrap, qemu-user-static, binfmt-support"
@@ -169,7 +165,7 @@ bind "$DATA" "$ROOT$DATA" ro
 in_root() {  # run a command in the root with a clean environment
     chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH="$VENV/bin:/usr/local/bin:/usr/bin:/bin" \
         QEMU_CPU="$QEMU_CPU" EDGE_BML_DATA="$DATA" PIP_DISABLE_PIP_VERSION_CHECK=1 \
-        PIP_CERT=/opt/edge_bml/host-ca.crt ${ARM_PYTHONPATH:+PYTHONPATH="$ARM_PYTHONPATH"} "$@"
+        PIP_CERT=/opt/edge_bml/host-ca.crt "$@"
 }
 info "$(in_root /usr/bin/uname -m) $(in_root /usr/bin/python3 --version), $DEBIAN_RELEASE"
 
@@ -190,7 +186,7 @@ info "$(du -sh "$ROOT$REPO" | cut -f1) copied to $REPO inside the root"
 # code changed in the checkout during the run cannot make the two machines run different things.
 SNAP="$ROOT$REPO"
 SNAP_TIME=$(date -u +%FT%TZ)
-export PYTHONPATH="$SNAP${ARM_PYTHONPATH:+:$ARM_PYTHONPATH}"
+export PYTHONPATH="$SNAP"
 (cd / && "$HOST_PYTHON" -c "import edge_bml, sys; sys.exit(not edge_bml.__file__.startswith('$SNAP/'))") ||
     die "x86 does not import edge_bml from the snapshot $SNAP"
 
@@ -240,7 +236,10 @@ embedder_for() {  # the INT8 embedder each backend runs (the catalog pins it)
 for backend in $BACKENDS; do
     embedder=$(embedder_for "$backend")
     catalog="$CACHE/catalogs/$embedder"
-    want=$(sha256sum "$SNAP/quantized_models/$embedder"/* | sha256sum | cut -c1-16)
+    want=$( (
+        sha256sum "$SNAP/quantized_models/$embedder"/*
+        cd "$SNAP" && find edge_bml -name '*.py' -print0 | sort -z | xargs -0 sha256sum
+    ) | sha256sum | cut -c1-16)
     if [[ -f $catalog/catalog.json && $(cat "$catalog/.edge_bml_models" 2>/dev/null) == "$want" ]]; then
         info "reusing $catalog"
         continue
@@ -270,8 +269,7 @@ run_key=$( (
     find edge_bml quantized_models pyproject.toml -type f ! -path '*/__pycache__/*' -print0 | sort -z |
         xargs -0 sha256sum
     cat "$CACHE"/catalogs/*/.edge_bml_models
-    cat "$REPO/benchmarks/aarch64/exact_resize/sitecustomize.py"
-    echo "$QEMU_CPU $PRECISION $THREADS $ITEMS_EVERY ${photo_list[*]} $PIN_X86_VERSIONS $EXACT_RESIZE"
+    echo "$QEMU_CPU $PRECISION $POSE_PRECISION $THREADS $ITEMS_EVERY ${photo_list[*]} $PIN_X86_VERSIONS"
 ) | sha256sum | cut -c1-16)
 if [[ $FRESH == 1 || $(cat "$RUNS/key" 2>/dev/null) != "$run_key" ]]; then
     rm -rf "$RUNS" "${ROOT:?}$ARM_RUNS"
@@ -279,12 +277,14 @@ fi
 mkdir -p "$RUNS/x86" "$RUNS/aarch64" "$ROOT$ARM_RUNS"
 echo "$run_key" >"$RUNS/key"
 
-flags_for() {  # the same options on both machines
-    case $1 in
-        litert) echo "--backend litert --precision $PRECISION --threads $THREADS" ;;
-        onnxruntime) echo "--backend onnxruntime --precision $PRECISION --threads $THREADS --stage pose=litert:$PRECISION:$THREADS" ;;
-        openvino) echo "--backend openvino --precision $PRECISION --threads $THREADS" ;;
-    esac
+flags_for() {  # flags_for BACKEND KIND: the same options on both machines
+    local pose_backend=$1
+    [[ $1 == onnxruntime ]] && pose_backend=litert  # BlazePose has no ONNX variant
+    if [[ $2 == pose ]]; then
+        echo "--backend $pose_backend --precision $POSE_PRECISION --threads $THREADS"
+    else
+        echo "--backend $1 --precision $PRECISION --threads $THREADS --stage pose=$pose_backend:$POSE_PRECISION:$THREADS"
+    fi
 }
 has_pose() { [[ $1 != onnxruntime ]]; }  # BlazePose has no ONNX variant
 
@@ -302,19 +302,19 @@ compare() {
     "$HOST_PYTHON" "$HERE/compare.py" --x86 "$RUNS/x86" --arm "$RUNS/aarch64" --out "$RESULT" \
         --backends "$(echo "$BACKENDS" | tr ' ' ',')" --macs "$CACHE/macs.json" \
         --info "emulator=$EMULATOR (user mode, binfmt_misc), QEMU_CPU=$QEMU_CPU" --info "debian=$DEBIAN_RELEASE" \
-        --info "options=--precision $PRECISION --threads $THREADS; catalog: $(($(wc -l <"$CACHE/items_subset.csv") - 1)) clothing products (every ${ITEMS_EVERY}th), built on x86" \
+        --info "options=--precision $PRECISION --threads $THREADS, pose stage at $POSE_PRECISION; catalog: $(($(wc -l <"$CACHE/items_subset.csv") - 1)) clothing products (every ${ITEMS_EVERY}th), built on x86" \
         --info "proc_cpuinfo=written by check.sh for QEMU_CPU=$QEMU_CPU (ARM part $cpu_part, features: $cpu_features)" \
-        --info "script=benchmarks/aarch64/check.sh" --info "exact_resize_experiment=$EXACT_RESIZE" \
+        --info "script=benchmarks/aarch64/check.sh" \
         --info "snapshot=both machines ran edge_bml and quantized_models/ as copied at $SNAP_TIME (run key $run_key)" \
-        --experiment "$CACHE/aarch64_emulated_exact_resize.json"
+
 }
 
 for backend in $BACKENDS; do
-    read -r -a flags <<<"$(flags_for "$backend")"
     catalog="$CACHE/catalogs/$(embedder_for "$backend")"
     kinds=(look)
     has_pose "$backend" && kinds=(pose look)
     for kind in "${kinds[@]}"; do
+        read -r -a flags <<<"$(flags_for "$backend" "$kind")"
         args=("$kind" --json "${flags[@]}")
         [[ $kind == look ]] && args+=(--catalog "$catalog")
         out="$RUNS/x86/${backend}_$kind"
@@ -359,7 +359,7 @@ print(round(sum(len(r.get('articles', [])) for r in rows) / max(len(rows), 1), 2
     compare
 done
 
-if [[ ! -s $RUNS/aarch64/stage_outputs/inputs.json ]]; then
+if [[ $STAGE_PROBE == 1 && ! -s $RUNS/aarch64/stage_outputs/inputs.json ]]; then
     log "every model on the same real inputs (2 photos, fixed boxes): where do the machines differ?"
     "$HOST_PYTHON" "$HERE/stage_probe.py" --annotations "$DATA/ccp/annotations.json" --photos 2 \
         --out "$RUNS/x86/stage_outputs" 2>"$RUNS/x86/stage_probe.err"

@@ -169,13 +169,17 @@ def compare_backend(backend: str, x86: Path, arm: Path, diffs: list[str]) -> dic
     stats = Stats()
     by_file = {row["file"]: row for row in looks_a}
     photos = []
+    first_diff = len(diffs)
+    looks_same = 0
     for row in looks_b:
         other = by_file.get(row["file"])
         tag = f"{backend} look {Path(row['file']).name}"
         if other is None:
             diffs.append(f"{tag}: no x86 result")
             continue
+        before = len(diffs)
         photos.append(compare_look(tag, other, row, stats, diffs))
+        looks_same += len(diffs) == before
     missing = sorted(set(by_file) - {row["file"] for row in looks_b})
     for file in missing:
         diffs.append(f"{backend} look {Path(file).name}: no aarch64 result")
@@ -195,7 +199,9 @@ def compare_backend(backend: str, x86: Path, arm: Path, diffs: list[str]) -> dic
         if (arm / f"{backend}_{kind}.err").is_file()
     )
     return {
+        "same_as_x86": len(diffs) == first_diff and bool(photos),
         "looks": len(photos),
+        "looks_same_as_x86": looks_same,
         "poses": poses,
         "articles": sum(len(p["articles"]) for p in photos),
         "articles_with_same_top5": sum(p["articles_with_same_top5"] for p in photos),
@@ -279,7 +285,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="litert,onnxruntime,openvino")
     parser.add_argument("--macs", type=Path, help="count_macs.py --json output, added as the Pi 5 estimate")
     parser.add_argument("--info", action="append", default=[], help="KEY=VALUE added to the result")
-    parser.add_argument("--experiment", type=Path, help="the EXACT_RESIZE=1 result, quoted in this one")
     args = parser.parse_args(argv)
 
     differences: list[str] = []
@@ -328,27 +333,6 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.info:
         key, _, value = item.partition("=")
         result[key] = value
-    if args.experiment and args.experiment.is_file() and args.experiment.resolve() != args.out.resolve():
-        other = json.loads(args.experiment.read_text())
-        result["experiment_exact_resize"] = {
-            "what": (
-                "the same runs with every uint8 INTER_LINEAR/INTER_AREA cv2.resize made INTER_LINEAR_EXACT on both "
-                "machines (benchmarks/aarch64/exact_resize/sitecustomize.py): what differs once preprocessing is "
-                "bit-identical"
-            ),
-            "looks": other.get("looks"),
-            "backends": other.get("backends"),
-            "same_as_x86": other.get("same_as_x86"),
-            "differences": other.get("differences"),
-            "max_deltas": {b: v.get("max_deltas") for b, v in other.get("per_backend", {}).items()},
-            "models_on_same_real_inputs": {
-                "inputs_identical": other.get("models_on_same_real_inputs", {}).get("inputs_identical"),
-                "worst_relative_output_diff": {
-                    variant: max(p["worst_output_max_abs_diff_relative"] for p in photos.values())
-                    for variant, photos in other.get("models_on_same_real_inputs", {}).get("models", {}).items()
-                },
-            },
-        }
     if args.macs and args.macs.is_file():
         result["pi5_estimate"] = json.loads(args.macs.read_text())
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge_bml.image_io import read_image
     from edge_bml.manifest import load_manifest
     from edge_bml.model_registry import models_dir
+    from edge_bml.resampling import resize_exact
     from edge_bml.stages.inputs import embedder_input, person_crop_input, pose_detection_input
 
     root = args.annotations.parent
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 matrix = np.float32([[1, 0, side / 2 - cx], [0, 1, side / 2 - cy]])
                 square = cv2.warpAffine(image, matrix, (int(side), int(side)), flags=cv2.INTER_LINEAR)
                 spec = manifest.input
-                tensor = spec.normalize(cv2.resize(square, (spec.width, spec.height), interpolation=cv2.INTER_LINEAR))
+                tensor = spec.normalize(resize_exact(square, spec.width, spec.height))
             elif manifest.task == "detector":
                 tensor, _ = person_crop_input(manifest, image, person_box)
             elif manifest.task == "embedder":

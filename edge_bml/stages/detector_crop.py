@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from edge_bml.errors import ImageError
+from edge_bml.resampling import resize_exact
 
 PAD_VALUE = 114
 
@@ -46,7 +47,19 @@ class CropBox:
         offset = np.array([self.x0, self.y0, self.x0, self.y0], np.float32)
         return (np.asarray(xyxy, np.float32) - offset) * scale
 
+    def snapped(self, step: float, *, aspect: float) -> CropBox:
+        """The box with its top-left corner and height on a ``step``-pixel grid, its width ``aspect`` x height.
 
+        The person box comes from float landmarks that differ in their last digits between CPUs; on a grid,
+        the crop (and so every pixel the detector reads) is the same unless a corner sits within that
+        difference of a grid line.
+        """
+        height = max(step, round(self.height / step) * step)
+        x0, y0 = round(self.x0 / step) * step, round(self.y0 / step) * step
+        return CropBox(float(x0), float(y0), float(x0 + height * aspect), float(y0 + height))
+
+
+CROP_GRID_PX = 4  # person crops snap to this grid (see CropBox.snapped)
 DEFAULT_PERSON_CROP_MARGIN = 0.08  # of the person box's height, on every side; manifests may set their own
 
 
@@ -87,11 +100,10 @@ def cut_crop(image: np.ndarray, crop: CropBox, input_width: int, input_height: i
         raise ImageError(f"expected an HxWx3 image, got an array of shape {image.shape}")
     sx, sy = input_width / crop.width, input_height / crop.height
     matrix = np.array([[sx, 0.0, -crop.x0 * sx], [0.0, sy, -crop.y0 * sy]], np.float64)
-    interpolation = cv2.INTER_AREA if min(sx, sy) < 0.7 else cv2.INTER_LINEAR
-    if interpolation == cv2.INTER_AREA:
-        # warpAffine has no area filter: shrink the photo first, then place it.
-        k = max(sx, sy) * 1.0
-        small = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    if min(sx, sy) < 0.7:
+        # warpAffine has no area filter: shrink the photo first (alike on every CPU), then place it.
+        k = max(sx, sy)
+        small = resize_exact(image, max(1, round(image.shape[1] * k)), max(1, round(image.shape[0] * k)))
         kx, ky = small.shape[1] / image.shape[1], small.shape[0] / image.shape[0]
         matrix = np.array([[sx / kx, 0.0, -crop.x0 * sx], [0.0, sy / ky, -crop.y0 * sy]], np.float64)
         image = small

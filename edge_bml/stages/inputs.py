@@ -11,6 +11,7 @@ import numpy as np
 from edge_bml.geometry import Letterbox, RotatedRect, letterbox
 from edge_bml.manifest import ModelManifest
 from edge_bml.stages.detector_crop import (
+    CROP_GRID_PX,
     DEFAULT_PERSON_CROP_MARGIN,
     CropBox,
     cut_crop,
@@ -35,7 +36,9 @@ def person_crop_input(manifest: ModelManifest, image: np.ndarray, person_box=Non
     if person_box is None:
         crop = whole_photo_crop_box(image.shape[1], image.shape[0], aspect=aspect)
     else:
-        crop = person_crop_box(person_box, aspect=aspect, margin=person_crop_margin(manifest))
+        crop = person_crop_box(person_box, aspect=aspect, margin=person_crop_margin(manifest)).snapped(
+            CROP_GRID_PX, aspect=aspect
+        )
     return spec.normalize(cut_crop(image, crop, spec.width, spec.height)), crop
 
 
