@@ -205,6 +205,7 @@ def test_bounded_load_has_no_5xx_but_deliberate_503s(server, photo):
 
 def test_kiosk_page_in_chromium(server, ccp_val, tmp_path):
     """The kiosk's states as a shopper meets them: idle, a result, not a full shot, a bad file, busy (503)."""
+    import json
     import re
     import shutil
 
@@ -244,6 +245,17 @@ def test_kiosk_page_in_chromium(server, ccp_val, tmp_path):
         visible = page.inner_text("main")
         assert "full_shot" not in visible and not re.search(r"\b0\.\d{2,}\b", visible), visible
         assert page.evaluate("document.getElementById('photo').width") > 0
+        # Labels inside the photo, clear of each other and of the face (the kiosk's own placer).
+        drawn = json.loads(page.evaluate("document.getElementById('photo').dataset.labels"))
+        width, height = page.evaluate("(c => [c.width, c.height])(document.getElementById('photo'))")
+        rects = drawn["labels"]
+        assert len(rects) == page.locator(".article").count() and drawn["face"] is not None
+        for i, a in enumerate(rects):
+            assert 0 <= a["x"] and a["x"] + a["w"] <= width + 1e-6 and 0 <= a["y"] and a["y"] + a["h"] <= height + 1e-6
+            for b in rects[i + 1 :] + [drawn["face"]]:
+                apart_x = a["x"] >= b["x"] + b["w"] or b["x"] >= a["x"] + a["w"]
+                apart_y = a["y"] >= b["y"] + b["h"] or b["y"] >= a["y"] + a["h"]
+                assert apart_x or apart_y, (a, b)
         assert not page.is_visible("#timings")
         page.check("#show-timings")
         assert "ms" in page.inner_text("#timings")

@@ -42,18 +42,47 @@ async function showCatalog() {
 
 // Labels go above their box where there is room, else inside it, and move down past labels
 // already placed; all stay inside the photo.
-function placeLabels(ctx, articles, width, height, pad) {
+// The same rule as edge_bml/label_placement.py (the PNG and HTML drawings): above the box, below, right,
+// left, inside its corner, then beside the face; the first spot inside the image and clear of the labels
+// placed and of the face wins, else the one that covers least.
+function faceZone(keypoints) {
+  if (!keypoints) return null;
+  const face = keypoints.slice(0, 11).filter((k) => k.length < 3 || k[2] >= 0.5);
+  if (face.length < 3) return null;
+  const xs = face.map((k) => k[0]);
+  const ys = face.map((k) => k[1]);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const pad = 0.35 * Math.max(x1 - x0, y1 - y0);
+  return { x: x0 - pad, y: y0 - pad, w: x1 - x0 + 2 * pad, h: y1 - y0 + 2 * pad };
+}
+
+function placeLabels(ctx, articles, width, height, pad, face) {
   const placed = [];
-  const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
-  const lineHeight = parseInt(ctx.font, 10) + 2 * pad;
+  const covered = (a, b) =>
+    Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x)) *
+    Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
+  const avoid = face ? [face] : [];
+  const h = parseInt(ctx.font, 10) + 2 * pad;
   for (const article of articles) {
-    const [x0, y0] = article.box;
+    const [x0, y0, x1, y1] = article.box;
     const text = nameOf(article.category);
     const w = ctx.measureText(text).width + 2 * pad;
-    const rect = { x: Math.min(Math.max(0, x0), width - w), y: y0 - lineHeight >= 0 ? y0 - lineHeight : y0, w, h: lineHeight, text, article };
-    for (let tries = 0; tries < 40 && placed.some((p) => overlaps(rect, p)); tries += 1) rect.y += lineHeight;
-    rect.y = Math.min(Math.max(0, rect.y), height - lineHeight);
-    placed.push(rect);
+    const spots = [[x0, y0 - h], [x0, y1], [x1, y0], [x0 - w, y0], [x0, y0]];
+    for (const z of avoid) spots.push([z.x + z.w, y0], [z.x - w, y0], [x0, z.y - h], [x0, z.y + z.h]);
+    let best = null;
+    let bestCost = Infinity;
+    for (const [sx, sy] of spots) {
+      const rect = {
+        x: Math.min(Math.max(sx, 0), Math.max(width - w, 0)),
+        y: Math.min(Math.max(sy, 0), Math.max(height - h, 0)),
+        w,
+        h,
+      };
+      const cost = placed.reduce((c, p) => c + covered(rect, p), 0) + avoid.reduce((c, z) => c + covered(rect, z), 0);
+      if (cost < bestCost) [best, bestCost] = [rect, cost];
+      if (cost === 0) break;
+    }
+    placed.push({ ...best, text, article });
   }
   return placed;
 }
@@ -73,7 +102,11 @@ function drawLook(bitmap, look) {
     ctx.lineWidth = line;
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
   }
-  for (const label of placeLabels(ctx, look.articles, canvas.width, canvas.height, line)) {
+  const face = faceZone(look.keypoints);
+  const labels = placeLabels(ctx, look.articles, canvas.width, canvas.height, line, face);
+  // What was drawn where, for the browser test: labels inside the photo, clear of each other and the face.
+  canvas.dataset.labels = JSON.stringify({ face, labels: labels.map(({ x, y, w, h }) => ({ x, y, w, h })) });
+  for (const label of labels) {
     ctx.fillStyle = colourOf(label.article.category);
     ctx.fillRect(label.x, label.y, label.w, label.h);
     ctx.fillStyle = "#fff";
