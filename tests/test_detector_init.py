@@ -56,6 +56,27 @@ def test_the_shipped_onnx_loads_back_and_matches_onnxruntime(ccp_val):
     np.testing.assert_allclose(got[:, :4], expected[:, :4], atol=1e-3)  # boxes, in input pixels (up to 384)
 
 
+def test_the_shipped_onnx_starts_a_network_of_a_larger_input():
+    # A larger input for small articles: the convolutions fit any input size, so a 192x384 variant can
+    # start a 224x448 run.
+    torch = pytest.importorskip("torch")
+    from converters.train.detector_onnx_init import load_onnx_detector
+    from converters.train.torch_models.article_detector import ArticleDetector
+
+    if not VARIANT.is_dir():
+        pytest.skip(f"{VARIANT} is not installed")
+    manifest = load_manifest(VARIANT)
+    small = ArticleDetector(num_classes=len(manifest.labels), width=192, height=384)
+    large = ArticleDetector(num_classes=len(manifest.labels), width=224, height=448)
+    assert load_onnx_detector(large, VARIANT) == load_onnx_detector(small, VARIANT)
+    for model in (small, large):
+        model.eval()
+        model.export = True
+    with torch.no_grad():  # more anchor points at the larger input, the same rows per point
+        out_large, out_small = large(torch.zeros(1, 3, 448, 224)), small(torch.zeros(1, 3, 384, 192))
+    assert out_large.shape[1] == out_small.shape[1] and out_large.shape[2] > out_small.shape[2]
+
+
 def test_a_variant_of_another_task_is_refused():
     from converters.train.detector_onnx_init import load_onnx_detector
     from converters.train.torch_models.article_detector import ArticleDetector

@@ -53,9 +53,8 @@ def load_onnx_detector(model, variant: str | Path) -> dict[str, int]:
     Returns counts of what was loaded.
 
     Raises:
-        ModelLoadError: the variant is not an FP32 ONNX detector of this network (another input
-            size, another layout, a convolution that does not fit); pass a variant written by
-            ``edge-bml-convert train detector``.
+        ModelLoadError: the variant is not an FP32 ONNX detector of this network (another layout, a
+            convolution that does not fit); pass a variant written by ``edge-bml-convert train detector``.
     """
     import onnx
     import torch
@@ -64,11 +63,8 @@ def load_onnx_detector(model, variant: str | Path) -> dict[str, int]:
     manifest = load_manifest(variant)
     if manifest.task != "detector" or manifest.format != "onnx" or manifest.precision != "fp32":
         raise ModelLoadError(f"{variant}: --init-from needs an FP32 ONNX detector variant")
-    if (manifest.input.width, manifest.input.height) != (model.input_width, model.input_height):
-        raise ModelLoadError(
-            f"{variant} takes {manifest.input.width}x{manifest.input.height}; "
-            f"pass --input-size {manifest.input.width}x{manifest.input.height}"
-        )
+    # Convolutions do not depend on the input size: a variant trained at 192x384 may start a run at 224x448
+    # (a larger input for small articles), the network being the same.
     graph = onnx.load(str(manifest.directory / manifest.model_file)).graph
     weights = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     loaded, folded = set(), 0
