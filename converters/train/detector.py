@@ -27,6 +27,7 @@ from converters.train.detector_dataset import (
 )
 from converters.train.loop import PercentBar, RunClock, optimiser_step, seed_torch, set_learning_rates, warmup_cosine_lr
 from converters.train.training_log import LOG_FILE, TrainingLog, copy_log
+from converters.train.weight_average import WeightAverage
 from edge_bml.errors import EdgeBmlError
 from edge_bml.manifest import parse_manifest, sha256_file, write_manifest
 
@@ -62,6 +63,7 @@ class TrainConfig:
     init_from: str | None = None
     extra_annotations: tuple[str, ...] = ()
     copy_paste: float = 0.0  # share of samples given one rare article cut from another CCP photo
+    ema: float = 0.0  # decay of the exported weight average (0: export the last step's weights)
     command: list[str] = field(default_factory=list)
 
 
@@ -130,6 +132,8 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
         raise TrainingError(f"epochs and batch must be >= 1, got {config.epochs} and {config.batch}")
     if not 0.0 <= config.copy_paste <= 1.0:
         raise TrainingError(f"--copy-paste is a share of samples from 0 to 1, got {config.copy_paste}")
+    if not 0.0 <= config.ema < 1.0:
+        raise TrainingError(f"--ema is a decay from 0 (off) to below 1, e.g. 0.999; got {config.ema}")
     seed_torch(seed=config.seed, threads=config.threads)
     records = load_ccp_records(Path(config.data), split="train")
     if config.limit is not None:
@@ -157,6 +161,7 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
         paste_probability=config.copy_paste,
     )
     model = build_model(config, weights)
+    average = WeightAverage(model, decay=config.ema) if config.ema > 0 else None
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -167,6 +172,8 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
         if not same_options(state["config"], asdict(config), keys=("width", "height")):
             raise TrainingError(f"{checkpoint_path} was trained at another input size: {state['config']}")
         restore(state, model=model, optimiser=optimiser)
+        if average is not None and "weight_average" in state:
+            average.load_state_dict(state["weight_average"])
         start_epoch, seconds_before = state["epoch"], float(state.get("seconds", 0.0))
         finished = bool(state.get("finished", False))
     else:
@@ -194,6 +201,8 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
             logits, boxes = model(images)
             loss, parts = detection_loss(logits, boxes, model.points, model.strides, targets)
             optimiser_step(optimiser, loss, clip=trainable)
+            if average is not None:
+                average.update(model)
             log.add(float(loss.detach()), parts)
             bar.show(progress, f"epoch {epoch + 1} step {step + 1}/{steps_per_epoch} loss {float(loss):.3f}")
         epoch += 1
@@ -209,14 +218,31 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
             epoch=epoch,
             seconds=clock.seconds,
             finished=finished,
+            **({} if average is None else {"weight_average": average.state_dict()}),
         )
     bar.close()
+    if average is not None:
+        _keep_average(model, average, checkpoint_path)
     out = export_variant(model, config, Path(config.out), log.path)
     if not config.smoke:
         from converters.train.detector_metrics import record_detector_metrics
 
         record_detector_metrics(out, Path(config.data))
     return out
+
+
+def _keep_average(model, average: WeightAverage, checkpoint_path: Path) -> None:
+    """Export the averaged weights, and make them the checkpoint's ``model`` too (the litert-torch route
+    converts that entry), keeping the last step's weights beside them as ``last_step_model``."""
+    from converters.train.checkpointing import load_checkpoint, write_state
+
+    last_step = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    average.copy_to(model)
+    if not checkpoint_path.is_file():
+        return
+    state = load_checkpoint(checkpoint_path)
+    if state.get("finished") and "last_step_model" not in state:
+        write_state(checkpoint_path, {**state, "model": model.state_dict(), "last_step_model": last_step})
 
 
 def export_onnx(model, path: Path, *, width: int, height: int) -> None:

@@ -60,6 +60,14 @@ def add_train_detector_parser(commands: argparse._SubParsersAction) -> None:
         help="share of samples given one rare article (scarf, shorts, hat, skirt, belt) cut out of another CCP "
         "train photo along its label map and pasted where it sat on its wearer (default 0: off)",
     )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        metavar="DECAY",
+        help="export an exponential moving average of the weights with this decay per step, e.g. 0.999 "
+        "(about the last 1,000 steps); default 0: the last step's weights",
+    )
     add_flag(parser, "--resume", help="continue from the checkpoint in --checkpoints")
     add_flag(parser, "--smoke", help="a few steps on a few photos (for tests)")
     parser.set_defaults(func=run_train_detector)
@@ -86,6 +94,7 @@ def run_train_detector(args: argparse.Namespace) -> int:
         init_from=str(args.init_from) if args.init_from else None,
         extra_annotations=tuple(str(path) for path in args.extra_annotations),
         copy_paste=args.copy_paste,
+        ema=args.ema,
         command=invoked_command(),
     )
     out = train_detector(config, weights=args.weights, checkpoints=args.checkpoints, resume=args.resume)
