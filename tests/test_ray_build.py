@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -29,7 +30,9 @@ def _free_port() -> int:
 
 
 def _ray(*args: str, env: dict) -> None:
-    subprocess.run([RAY, *args], check=True, env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run([RAY, *args], env=env, capture_output=True, text=True, timeout=180)
+    if done.returncode != 0:
+        pytest.fail(f"ray {args[0]} {args[1]} failed ({done.returncode}): {done.stderr[-1500:]}")
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +41,10 @@ def cluster(tmp_path_factory):
     if not Path(RAY).is_file():
         pytest.skip(f"no ray command beside {sys.executable}")
     temp = tmp_path_factory.mktemp("ray")
-    # Ray 2.60 enables token authentication on `ray start --head`; every node and driver must use it.
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    # Ray 2.60 enables token authentication on `ray start --head`, which then needs a token: one of the
+    # test's own (not ~/.ray/auth_token, which a fresh machine lacks), given to every node and driver.
+    token = secrets.token_hex(32)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
     port = _free_port()
     common = ["--num-cpus=1", "--disable-usage-stats"]
     try:
