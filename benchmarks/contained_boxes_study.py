@@ -19,11 +19,10 @@ import numpy as np
 
 from edge_bml.data_paths import data_dir
 from edge_bml.evaluation.detector_eval import load_annotations
-from edge_bml.geometry import iou_matrix
+from edge_bml.geometry import iou_matrix, share_inside
 from edge_bml.image_io import read_image
 from edge_bml.manifest import load_manifest
 from edge_bml.stages.detector import ArticleDetector
-from edge_bml.stages.exclusive_articles import share_inside
 from edge_bml.stages.pose import PoseEstimator
 
 

@@ -83,16 +83,33 @@ class RotatedRect:
         return (xy @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
+def _boxes(boxes: np.ndarray) -> np.ndarray:
+    return np.asarray(boxes, np.float64).reshape(-1, 4)
+
+
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    """Areas as pycocotools computes them: width x height, no +1."""
+    return np.clip(boxes[:, 2:] - boxes[:, :2], 0, None).prod(1)
+
+
+def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    return np.clip(rb - lt, 0, None).prod(2)
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU (M, N) of xyxy boxes a (M, 4) and b (N, 4): the one IoU of edge_bml (areas as pycocotools
     computes them, width x height, no +1)."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(2)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(1)
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-12)
+    a, b = _boxes(a), _boxes(b)
+    inter = _intersections(a, b)
+    return inter / np.maximum(_areas(a)[:, None] + _areas(b)[None] - inter, 1e-12)
+
+
+def share_inside(boxes: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """The share of each xyxy box's area (N, 4) that lies inside the ``outer`` box."""
+    boxes = _boxes(boxes)
+    return _intersections(boxes, _boxes(outer))[:, 0] / np.maximum(_areas(boxes), 1e-12)
 
 
 def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

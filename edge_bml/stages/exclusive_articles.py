@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_bml.errors import ManifestError
-from edge_bml.geometry import box_iou
+from edge_bml.geometry import box_iou, share_inside
 
 DEFAULT_GROUPS = (("pants", "shorts", "skirt", "dress"), ("top", "dress"))
 
@@ -86,15 +86,6 @@ class ExclusiveRule:
                 for j in ids:
                     table[i, j] = i != j
         return table
-
-
-def share_inside(boxes: np.ndarray, outer: np.ndarray) -> np.ndarray:
-    """The share of each xyxy box's area (N, 4) that lies inside the ``outer`` box."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    lt = np.maximum(boxes[:, :2], outer[:2])
-    rb = np.minimum(boxes[:, 2:], outer[2:])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    return inter / np.maximum(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None).prod(1), 1e-12)
 
 
 def exclusive_conflicts(xyxy: np.ndarray, class_id: np.ndarray, table: np.ndarray, iou: float) -> list[tuple[int, int]]:
