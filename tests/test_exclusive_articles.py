@@ -27,6 +27,7 @@ def resolve(boxes, scores, names):
         table=TABLE,
         rule=RULE,
         shown_thresholds=SHOWN,
+        worn_over=RULE.worn_over_table(LABELS),
     )
 
 
@@ -66,6 +67,37 @@ def test_a_box_inside_a_better_one_of_its_category_is_demoted():
     # The better-scored box is never the one demoted, even when it is the inner one.
     inner_first = resolve([[207, 294, 304, 626], [136, 261, 328, 643]], [0.5, 0.3], ["dress", "dress"])
     assert inner_first.tolist() == [pytest.approx(0.5), pytest.approx(0.3)]
+
+
+def test_a_top_on_the_place_of_a_better_outerwear_is_demoted():
+    # The jacket named twice (demo photo 0008): a top box at IoU 0.95 with a better outerwear box.
+    jacket, same_place, inner_shirt = [100, 100, 220, 300], [104, 104, 220, 300], [140, 110, 180, 260]
+    scores = resolve([jacket, same_place, inner_shirt], [0.83, 0.4, 0.56], ["outerwear", "top", "top"])
+    assert scores[0] == pytest.approx(0.83) and scores[2] == pytest.approx(0.56)  # the shirt inside stays
+    assert 0 < scores[1] < SHOWN[LABELS.index("top")]
+    # One direction only: an outerwear box under a better top on the same place stays (right 6 in 9 on val).
+    kept = resolve([jacket, same_place], [0.4, 0.83], ["outerwear", "top"])
+    assert kept.tolist() == [pytest.approx(0.4), pytest.approx(0.83)]
+    # A top showing below a short jacket (IoU 0.55) is a garment of its own.
+    half = resolve([jacket, [100, 190, 220, 300]], [0.83, 0.4], ["outerwear", "top"])
+    assert half[1] == pytest.approx(0.4)
+
+
+def test_worn_over_pairs_come_from_the_manifest():
+    rule = ExclusiveRule.from_decoder(
+        {"exclusive": {"groups": [["pants", "skirt"]], "worn_over": [["outerwear", "dress"]], "worn_over_iou": 0.9}}
+    )
+    assert rule.worn_over == (("outerwear", "dress"),) and rule.worn_over_iou == 0.9
+    assert rule.to_json()["worn_over"] == [["outerwear", "dress"]]
+    assert ExclusiveRule.from_decoder({"exclusive": {"groups": [["pants", "skirt"]]}}).worn_over == (
+        ("outerwear", "top"),
+    )
+    table = rule.worn_over_table(LABELS)
+    assert table[LABELS.index("outerwear"), LABELS.index("dress")] and table.sum() == 1
+    with pytest.raises(ManifestError, match="worn_over_iou"):
+        ExclusiveRule.from_decoder({"exclusive": {"groups": [], "worn_over_iou": 1.5}})
+    with pytest.raises(ManifestError, match="worn_over"):
+        ExclusiveRule.from_decoder({"exclusive": {"groups": [], "worn_over": [["outerwear"]]}})
 
 
 def test_containment_share_comes_from_the_manifest():

@@ -51,7 +51,9 @@ def tune_detector_thresholds(
         raise ManifestError(f"{variant}: tune-thresholds takes detector variants, this one is a {manifest.task}")
     images = load_annotations(Path(data_dir) / "ccp" / "annotations.json", split=split)
     decoder = dict(manifest.decoder)
-    decoder.setdefault("exclusive", ExclusiveRule().to_json())
+    # Written out in full, so the manifest names every part of the rule its thresholds were tuned under.
+    rule = ExclusiveRule.from_decoder(decoder) if "exclusive" in decoder else ExclusiveRule()
+    decoder["exclusive"] = rule.to_json()
     decoder.setdefault("candidate_score_threshold", CANDIDATE_FLOOR)
     own_pose = pose is None
     pose = pose or PoseEstimator.create_from_options()

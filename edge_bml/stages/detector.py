@@ -127,6 +127,7 @@ class ArticleDetector(ModelStage):
         self.candidate_thresholds = np.minimum(self.class_thresholds, floor)
         self.exclusive = ExclusiveRule.from_decoder(decoder)
         self._exclusive_table = None if self.exclusive is None else self.exclusive.pair_table(self.labels)
+        self._worn_over_table = None if self.exclusive is None else self.exclusive.worn_over_table(self.labels)
         self.exclusive_enabled = self.exclusive is not None
         self.iou_threshold = float(decoder.get("iou_threshold", 0.5))
         self.max_detections = int(decoder.get("max_detections", 100))
@@ -167,6 +168,7 @@ class ArticleDetector(ModelStage):
                 table=self._exclusive_table,
                 rule=self.exclusive,
                 shown_thresholds=self.class_thresholds,
+                worn_over=self._worn_over_table,
             )
         return Detections(xyxy, confidence, found.class_id, self.labels)
 
