@@ -203,8 +203,9 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
             optimiser_step(optimiser, loss, clip=trainable)
             if average is not None:
                 average.update(model)
-            log.add(float(loss.detach()), parts)
-            bar.show(progress, f"epoch {epoch + 1} step {step + 1}/{steps_per_epoch} loss {float(loss):.3f}")
+            step_loss = float(loss.detach())
+            log.add(step_loss, parts)
+            bar.show(progress, f"epoch {epoch + 1} step {step + 1}/{steps_per_epoch} loss {step_loss:.3f}")
         epoch += 1
         finished = finished or epoch >= config.epochs
         if log.count == 0:
