@@ -126,7 +126,13 @@ def main() -> None:
                 scored = [found.confidence[k] * posterior(keypoints, found.xyxy[k], n) for k, n in zip((i, j), names)]
                 choice["prior_right"] += right[i if scored[0] >= scored[1] else j]
         resolved = resolve_exclusive(
-            found.xyxy, found.confidence, found.class_id, table=table, rule=rule, shown_thresholds=thresholds
+            found.xyxy,
+            found.confidence,
+            found.class_id,
+            table=table,
+            rule=rule,
+            shown_thresholds=thresholds,
+            worn_over=None,  # the rule as this study chose it, before the worn-over pairs
         )
         for key, confidence in (("without", found.confidence), ("with", resolved)):
             keep = confidence >= thresholds[found.class_id]

@@ -78,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     with ArticleDetector(manifest) as detector, PoseEstimator.create_from_options() as pose:
         if args.without_rule and detector.exclusive is not None:
             detector.exclusive = dataclasses.replace(detector.exclusive, worn_over=())
-            detector._worn_over_table = detector.exclusive.worn_over_table(detector.labels)
         index = {label: i for i, label in enumerate(detector.labels)}
         for info in images:
             image = read_image(info["path"])

@@ -8,7 +8,7 @@ import pytest
 from edge_bml.errors import ManifestError
 from edge_bml.evaluation.detector_eval import evaluate_detector, load_annotations
 from edge_bml.stages.detector import ArticleDetector
-from edge_bml.stages.exclusive_articles import ExclusiveRule, exclusive_conflicts, resolve_exclusive
+from edge_bml.stages.exclusive_articles import ExclusiveRule, exclusive_conflicts, resolve_exclusive, rule_tables
 from edge_bml.stages.pose import PoseEstimator
 
 LABELS = ("top", "outerwear", "dress", "pants", "shorts", "skirt")
@@ -98,6 +98,16 @@ def test_worn_over_pairs_come_from_the_manifest():
         ExclusiveRule.from_decoder({"exclusive": {"groups": [], "worn_over_iou": 1.5}})
     with pytest.raises(ManifestError, match="worn_over"):
         ExclusiveRule.from_decoder({"exclusive": {"groups": [], "worn_over": [["outerwear"]]}})
+
+
+def test_rule_tables_follow_the_rule_and_are_read_only():
+    table, worn_over = rule_tables(RULE, LABELS)
+    assert (table == TABLE).all() and worn_over[LABELS.index("outerwear"), LABELS.index("top")]
+    assert rule_tables(RULE, LABELS)[0] is table  # built once per rule
+    without = rule_tables(ExclusiveRule(worn_over=()), LABELS)[1]
+    assert not without.any()
+    with pytest.raises(ValueError):
+        table[0, 0] = True
 
 
 def test_containment_share_comes_from_the_manifest():

@@ -52,7 +52,7 @@ def tune_detector_thresholds(
     images = load_annotations(Path(data_dir) / "ccp" / "annotations.json", split=split)
     decoder = dict(manifest.decoder)
     # Written out in full, so the manifest names every part of the rule its thresholds were tuned under.
-    rule = ExclusiveRule.from_decoder(decoder) if "exclusive" in decoder else ExclusiveRule()
+    rule = ExclusiveRule.from_decoder(decoder) or ExclusiveRule()
     decoder["exclusive"] = rule.to_json()
     decoder.setdefault("candidate_score_threshold", CANDIDATE_FLOOR)
     own_pose = pose is None

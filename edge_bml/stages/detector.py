@@ -19,7 +19,7 @@ import numpy as np
 from edge_bml.backends import Backend
 from edge_bml.errors import InputSpecError, ManifestError
 from edge_bml.stages.detector_crop import CropBox
-from edge_bml.stages.exclusive_articles import ExclusiveRule, resolve_exclusive
+from edge_bml.stages.exclusive_articles import ExclusiveRule, resolve_exclusive, rule_tables
 from edge_bml.stages.inputs import person_crop_input
 from edge_bml.stages.model_stage import ModelStage
 
@@ -126,8 +126,6 @@ class ArticleDetector(ModelStage):
         floor = float(decoder.get("candidate_score_threshold", DEFAULT_CANDIDATE_THRESHOLD))
         self.candidate_thresholds = np.minimum(self.class_thresholds, floor)
         self.exclusive = ExclusiveRule.from_decoder(decoder)
-        self._exclusive_table = None if self.exclusive is None else self.exclusive.pair_table(self.labels)
-        self._worn_over_table = None if self.exclusive is None else self.exclusive.worn_over_table(self.labels)
         self.exclusive_enabled = self.exclusive is not None
         self.iou_threshold = float(decoder.get("iou_threshold", 0.5))
         self.max_detections = int(decoder.get("max_detections", 100))
@@ -161,14 +159,15 @@ class ArticleDetector(ModelStage):
         xyxy = np.clip(xyxy, 0, np.array([width, height, width, height], np.float32))
         confidence = found.confidence
         if self.exclusive_enabled and len(confidence) > 1:
+            table, worn_over = rule_tables(self.exclusive, self.labels)
             confidence = resolve_exclusive(
                 xyxy,
                 confidence,
                 found.class_id,
-                table=self._exclusive_table,
+                table=table,
                 rule=self.exclusive,
                 shown_thresholds=self.class_thresholds,
-                worn_over=self._worn_over_table,
+                worn_over=worn_over,
             )
         return Detections(xyxy, confidence, found.class_id, self.labels)
 

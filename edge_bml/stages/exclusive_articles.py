@@ -24,6 +24,7 @@ one top/outerwear pair at IoU > 0.8 in 804 photos (``benchmarks/same_garment_stu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -122,6 +123,16 @@ class ExclusiveRule:
         return table
 
 
+@functools.lru_cache(maxsize=16)
+def rule_tables(rule: ExclusiveRule, labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``rule.pair_table(labels)`` and ``rule.worn_over_table(labels)``, built once per rule and label set
+    (read-only), so a detector whose ``exclusive`` rule is replaced never applies the old one's tables."""
+    tables = rule.pair_table(labels), rule.worn_over_table(labels)
+    for table in tables:
+        table.setflags(write=False)
+    return tables
+
+
 def exclusive_conflicts(xyxy: np.ndarray, class_id: np.ndarray, table: np.ndarray, iou: float) -> list[tuple[int, int]]:
     """Index pairs (i < j) of boxes of exclusive categories that overlap at IoU > ``iou``."""
     pairs = []
@@ -142,12 +153,12 @@ def resolve_exclusive(
     table: np.ndarray,
     rule: ExclusiveRule,
     shown_thresholds: np.ndarray,
-    worn_over: np.ndarray | None = None,
+    worn_over: np.ndarray | None,
 ) -> np.ndarray:
     """New confidences: every box that conflicts with a better-scored kept box is demoted: an exclusive
     category overlapping it at IoU > ``rule.iou``, its own category lying more than ``rule.contained``
-    of its area inside it, or a category worn under it (``worn_over``, from ``rule.worn_over_table``)
-    overlapping it at IoU > ``rule.worn_over_iou``.
+    of its area inside it, or a category worn under it (``worn_over``, from ``rule.worn_over_table``;
+    None: no such pairs) overlapping it at IoU > ``rule.worn_over_iou``.
 
     Boxes are visited best first; a demoted box no longer demotes others. A demoted confidence is
     ``confidence * penalty``, and always under its class's shown threshold.
