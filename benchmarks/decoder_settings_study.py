@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_bml.data_paths import data_dir
-from edge_bml.evaluation.detection_ap import DetectionEvaluator
+from edge_bml.evaluation.detection_ap import DetectionEvaluator, labelled_boxes
 from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD, evaluation_person_box, load_annotations
 from edge_bml.image_io import read_image
 from edge_bml.manifest import load_manifest
@@ -37,14 +37,11 @@ MARGINS = (0.04, 0.12, 0.16)
 
 
 def _map50(detector: ArticleDetector, runs: list, images: list[dict]) -> float:
-    index = {label: i for i, label in enumerate(detector.labels)}
     evaluator = DetectionEvaluator(detector.labels, max_detections=max(100, detector.max_detections))
     floor = np.full_like(detector.class_thresholds, EVAL_SCORE_THRESHOLD)
     for (outputs, crop, size), info in zip(runs, images):
         found = detector.postprocess(outputs, crop, size, thresholds=floor)
-        objects = [o for o in info.get("objects", []) if o["category"] in index]
-        gt_boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
-        gt_classes = np.asarray([index[o["category"]] for o in objects], np.int64)
+        gt_boxes, gt_classes = labelled_boxes(info, detector.labels)
         evaluator.add(found.xyxy, found.confidence, found.class_id, gt_boxes, gt_classes)
     return evaluator.summary()["map50"]
 

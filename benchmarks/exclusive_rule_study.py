@@ -17,7 +17,7 @@ import json
 import numpy as np
 
 from edge_bml.data_paths import data_dir
-from edge_bml.evaluation.detection_ap import match_image
+from edge_bml.evaluation.detection_ap import labelled_boxes, match_image
 from edge_bml.geometry import iou_matrix
 from edge_bml.image_io import read_image
 from edge_bml.manifest import load_manifest
@@ -104,9 +104,7 @@ def main() -> None:
     for image, keypoints, found in runs:
         if image["split"] != "val":
             continue
-        objects = [o for o in image["objects"] if o["category"] in labels]
-        gt_boxes = np.asarray([o["box"] for o in objects], float).reshape(-1, 4)
-        gt_classes = np.asarray([labels.index(o["category"]) for o in objects])
+        gt_boxes, gt_classes = labelled_boxes(image, labels)
         right = [
             bool(len(gt_boxes))
             and any(c == k and iou_matrix(found.xyxy[i], gt_boxes[j])[0, 0] >= 0.5 for j, c in enumerate(gt_classes))

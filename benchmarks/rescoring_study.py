@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_bml.data_paths import data_dir
-from edge_bml.evaluation.detection_ap import DetectionEvaluator, match_image
+from edge_bml.evaluation.detection_ap import DetectionEvaluator, labelled_boxes, match_image
 from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD, load_annotations
 from edge_bml.geometry import iou_matrix
 from edge_bml.image_io import read_image
@@ -125,16 +125,13 @@ def _map50(photos: list[dict], labels: tuple[str, ...], scores: list[np.ndarray]
 
 
 def _run(detector: ArticleDetector, images: list[dict]) -> list[dict]:
-    index = {label: i for i, label in enumerate(detector.labels)}
     photos = []
     with PoseEstimator.create_from_options() as pose:
         for info in images:
             image = read_image(info["path"])
             main = pose(image).main
             found = detector(image, None if main is None else main.person_box, score_threshold=EVAL_SCORE_THRESHOLD)
-            objects = [o for o in info.get("objects", []) if o["category"] in index]
-            gt_boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
-            gt_classes = np.asarray([index[o["category"]] for o in objects], np.int64)
+            gt_boxes, gt_classes = labelled_boxes(info, detector.labels)
             keypoints = None if main is None else main.keypoints
             photos.append({
                 "split": info["split"], "found": found, "gt_boxes": gt_boxes, "gt_classes": gt_classes,

@@ -9,6 +9,7 @@ is made monotone and sampled at 101 recall points; categories with no ground tru
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,15 @@ from edge_bml.geometry import iou_matrix
 
 IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2).tolist())
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+
+
+def labelled_boxes(image_info: dict, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """An annotated image's article boxes (M, 4) float64 and their class ids (M,) int64 into ``labels``;
+    articles of other categories are left out."""
+    index = {label: i for i, label in enumerate(labels)}
+    objects = [o for o in image_info.get("objects", []) if o["category"] in index]
+    boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
+    return boxes, np.asarray([index[o["category"]] for o in objects], np.int64)
 
 
 def match_image(det_boxes: np.ndarray, det_scores: np.ndarray, gt_boxes: np.ndarray, threshold: float) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from edge_bml.catalog.progress import Progress
 from edge_bml.errors import EvaluationDataError
-from edge_bml.evaluation.detection_ap import DetectionEvaluator
+from edge_bml.evaluation.detection_ap import DetectionEvaluator, labelled_boxes
 from edge_bml.geometry import iou_matrix
 from edge_bml.image_io import read_image
 from edge_bml.stages.detector import ArticleDetector
@@ -85,7 +85,6 @@ def evaluate_detector(
     if person_crop == "pose" and pose_estimator is None:
         raise ValueError("person_crop='pose' needs a pose estimator")
     labels = detector.labels
-    index = {label: i for i, label in enumerate(labels)}
     evaluator = DetectionEvaluator(labels, max_detections=100)
     rule = detector.exclusive or ExclusiveRule()
     table = rule.pair_table(labels)
@@ -97,9 +96,7 @@ def evaluate_detector(
         box = evaluation_person_box(image_info, image, pose_estimator if person_crop == "pose" else None)
         no_person += box is None
         found = detector(image, box, score_threshold=EVAL_SCORE_THRESHOLD)
-        objects = [o for o in image_info.get("objects", []) if o["category"] in index]
-        gt_boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
-        gt_classes = np.asarray([index[o["category"]] for o in objects], np.int64)
+        gt_boxes, gt_classes = labelled_boxes(image_info, labels)
         evaluator.add(found.xyxy, found.confidence, found.class_id, gt_boxes, gt_classes)
         shown = found[detector.shown(found)]
         _count_confusion(confusion, shown, gt_boxes, gt_classes)

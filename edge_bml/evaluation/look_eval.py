@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_bml.evaluation.detection_ap import DetectionEvaluator
+from edge_bml.evaluation.detection_ap import DetectionEvaluator, labelled_boxes
 from edge_bml.evaluation.detector_eval import EVAL_SCORE_THRESHOLD
 from edge_bml.evaluation.lookalike import (
     LookalikeScore,
@@ -66,8 +66,7 @@ def evaluate_look(
         for stage in STAGES:
             timings[stage].append(look.timings_ms.get(stage, 0.0))
         objects = [o for o in annotation.get("objects", []) if o["category"] in index]
-        gt_boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
-        gt_classes = np.asarray([index[o["category"]] for o in objects], np.int64)
+        gt_boxes, gt_classes = labelled_boxes(annotation, labels)
         photo_score.add([o["category"] for o in objects], [m.category for a in look.articles for m in a.matches])
         if look.stopped:
             gated += 1

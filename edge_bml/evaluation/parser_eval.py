@@ -25,7 +25,7 @@ from edge_bml.catalog.progress import Progress
 from edge_bml.data_fetch.article_boxes import article_objects
 from edge_bml.data_fetch.parser_labels import ARTICLE_CLASSES, ccp_lookup
 from edge_bml.errors import EvaluationDataError
-from edge_bml.evaluation.detection_ap import DetectionEvaluator
+from edge_bml.evaluation.detection_ap import DetectionEvaluator, labelled_boxes
 from edge_bml.evaluation.detector_eval import evaluation_person_box, load_annotations
 from edge_bml.image_io import read_image
 from edge_bml.stages.parser import GarmentParser, ParseResult
@@ -128,7 +128,6 @@ def evaluate_parser(
     confusion = np.zeros((count, count), np.int64)
     by_softmax = DetectionEvaluator(ARTICLE_CLASSES, max_detections=100)
     by_fraction = DetectionEvaluator(ARTICLE_CLASSES, max_detections=100)
-    article_index = {name: i for i, name in enumerate(ARTICLE_CLASSES)}
     no_person, times = 0, []
     bar = Progress(len(images), label="parsing") if progress else None
     for image_info in images:
@@ -147,9 +146,7 @@ def evaluate_parser(
             truth.ravel().astype(np.int64) * count + result.labels.ravel(), minlength=count * count
         ).reshape(count, count)
         boxes, box_classes, softmax, fraction = mask_boxes(result)
-        objects = [o for o in image_info.get("objects", []) if o["category"] in article_index]
-        gt_boxes = np.asarray([o["box"] for o in objects], np.float64).reshape(-1, 4)
-        gt_classes = np.asarray([article_index[o["category"]] for o in objects], np.int64)
+        gt_boxes, gt_classes = labelled_boxes(image_info, ARTICLE_CLASSES)
         by_softmax.add(boxes, softmax, box_classes, gt_boxes, gt_classes)
         by_fraction.add(boxes, fraction, box_classes, gt_boxes, gt_classes)
         if bar is not None:
