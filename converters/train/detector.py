@@ -274,13 +274,9 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
 
 def _parse_head(model):
     """The training-only parsing head on the pyramid's stride-8 level (``--parse-weight``)."""
-    from converters.train.detector_parse_targets import PARSE_STRIDE
-    from converters.train.torch_models.article_detector import STRIDES
     from converters.train.torch_models.parse_head import ParseHead
     from edge_bml.data_fetch.parser_labels import PARSER_CLASSES
 
-    if STRIDES[0] != PARSE_STRIDE:
-        raise TrainingError(f"the parsing targets are at stride {PARSE_STRIDE}, the pyramid's finest at {STRIDES[0]}")
     return ParseHead(model.head.cls_out[0].in_channels, len(PARSER_CLASSES))
 
 

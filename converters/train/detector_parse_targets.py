@@ -10,34 +10,28 @@ Photos without a label map (pseudo-labelled ones) and pasted articles carry no p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from converters.train.detector_dataset import CcpRecord, DatasetError
-from converters.train.parser_dataset import read_class_map
-from edge_bml.data_fetch.parser_labels import PARSER_CLASSES, ccp_lookup
+from converters.train.detector_dataset import CcpRecord
+from converters.train.parser_dataset import load_parser_records, read_class_map
+from converters.train.torch_models.article_detector import STRIDES
+from edge_bml.data_fetch.parser_labels import PARSER_CLASSES
 
-PARSE_STRIDE = 8
+PARSE_STRIDE = STRIDES[0]  # the pyramid's finest level, which the parsing head reads
 
 
 def load_class_maps(data_dir: Path, records: Iterable[CcpRecord]) -> dict[str, np.ndarray]:
     """The parser class map (H, W) uint8 of each record that is a CCP photo with a label map, by photo path.
 
     Raises:
-        DatasetError: ``ccp/annotations.json`` is missing or malformed.
-        ParserDatasetError: a label map is missing or not an 8-bit single-channel image.
+        ParserDatasetError: ``ccp/annotations.json`` is missing or malformed, or a label map is missing or
+            not an 8-bit single-channel image.
     """
-    path = Path(data_dir) / "ccp" / "annotations.json"
-    try:
-        data = json.loads(path.read_text())
-        table = ccp_lookup(data["labels"], data["categories"])
-        images = [image for image in data["images"] if image.get("label_map")]
-        maps = {str(path.parent / image["file"]): path.parent / image["label_map"] for image in images}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise DatasetError(f"{path}: no CCP label maps to train the parsing loss on ({error})") from error
+    parser_records, table = load_parser_records(Path(data_dir), split=None)
+    maps = {str(record.photo): record.label_map for record in parser_records}
     return {str(r.path): read_class_map(maps[str(r.path)], table) for r in records if str(r.path) in maps}
 
 
