@@ -64,3 +64,15 @@ class CatalogCategoryError(CatalogError, KeyError):
 
 class EvaluationDataError(EdgeBmlError, ValueError):
     """An annotations file for evaluation is missing, malformed or selects no images."""
+
+
+class CatalogBusyError(CatalogError):
+    """Another process is writing the catalog (build, add or remove) and did not finish in time."""
+
+
+class CatalogOutputError(CatalogError):
+    """A catalog would be written over something that is not a catalog (a file, or a folder of other files)."""
+
+
+class JobTimeoutError(EdgeBmlError):
+    """A look ran past its deadline (a server's ``--job-timeout``) and was stopped."""

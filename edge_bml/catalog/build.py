@@ -26,10 +26,10 @@ from edge_bml.catalog.products import ColumnMap, Product, read_products
 from edge_bml.catalog.progress import Progress
 from edge_bml.catalog.recall_check import recall_vs_exact
 from edge_bml.catalog.shards import PartitionedShard, new_index, shard_parts
-from edge_bml.catalog.staging import staged_directory
+from edge_bml.catalog.staging import catalog_writer, check_replaceable, staged_directory
 from edge_bml.catalog.vectors import DTYPES, METRIC, to_stored
 from edge_bml.colour import median_lab
-from edge_bml.errors import CatalogError, ImageError
+from edge_bml.errors import CatalogError, CatalogOutputError, ImageError
 from edge_bml.foreground import neutral_fill, product_foreground
 from edge_bml.image_io import read_image
 from edge_bml.manifest import sha256_file, write_json_atomic
@@ -128,12 +128,16 @@ def write_catalog(
     seconds: float,
     extra_metrics: dict | None = None,
     max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
+    overwrite: bool = False,
 ) -> CatalogManifest:
     """Per-category shards, the product table, ``build_report.json`` and ``catalog.json`` of ``out``,
     written aside and renamed into place; every engine ends here, so their catalogs are alike.
 
+    ``out`` may be a catalog (replaced whole) or an empty or missing folder; anything else only with ``overwrite``.
+
     Raises:
         CatalogError: no product was embedded.
+        CatalogOutputError: ``out`` is not a catalog folder and ``overwrite`` is off.
     """
     vectors, failures = built.vectors, built.failures
     kept = [p for p in built.products if p.id in vectors]
@@ -183,7 +187,7 @@ def write_catalog(
             **(extra_metrics or {}),
         },
     )
-    with staged_directory(out) as staging:
+    with staged_directory(out, overwrite=overwrite) as staging:
         (staging / "shards").mkdir()
         for category, shard in shards.items():
             paths = shard_paths(staging, category, partitions.get(category, 1))
@@ -202,6 +206,22 @@ def write_catalog(
     return manifest
 
 
+def check_not_input(out: Path, *inputs: str | Path) -> None:
+    """Refuse an ``out`` that is, or holds, one of the build's own inputs (its table or images), even with
+    ``--overwrite``: the build would replace what it reads.
+
+    Raises:
+        CatalogOutputError: ``out`` is an input or a folder above one.
+    """
+    target = out.resolve()
+    for given in inputs:
+        if not given or "://" in str(given):
+            continue
+        source = Path(given).resolve()
+        if source == target or target in source.parents:
+            raise CatalogOutputError(f"--out {out} would replace the build's own input {given}; choose another --out")
+
+
 def build_catalog(
     items_csv: str | Path,
     images_dir: str | Path,
@@ -216,6 +236,7 @@ def build_catalog(
     chunk: int = CHUNK,
     colour_weight: float = DEFAULT_COLOUR_WEIGHT,
     max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
+    overwrite: bool = False,
 ) -> CatalogManifest:
     """Embed every product photo and write the catalog folder ``out`` (aside, then renamed).
 
@@ -225,42 +246,50 @@ def build_catalog(
     Each product's garment colour (median CIELAB of its photo's foreground) is stored with it;
     ``colour_weight`` is the catalog's default weight of colour in the ranking (``catalog.json``).
     Embeddings are cached every ``chunk`` products so ``resume`` can pick up an interrupted build;
-    ``on_progress(done, total)`` is called after each chunk.
+    ``on_progress(done, total)`` is called after each chunk. The build holds ``out``'s writer lock
+    throughout, so another build, ``add`` or ``remove`` of the same catalog waits for it.
 
     Raises:
         CatalogError: bad dtype, missing CSV, duplicate ids, or no product could be embedded.
         CatalogColumnError: a named column is missing from the CSV.
+        CatalogOutputError: ``out`` is the table or the images folder (or holds them), or it is a file or
+            a non-empty folder without ``catalog.json`` and ``overwrite`` is off (checked before any embedding).
+        CatalogBusyError: another writer held ``out`` for too long.
     """
     if dtype not in DTYPES:
         raise CatalogError(f"--dtype must be one of {DTYPES}, got {dtype!r}")
     columns = columns or ColumnMap()
     items_csv, images_dir, out = Path(items_csv), Path(images_dir), Path(out)
-    products, skipped = read_products(items_csv, images_dir, columns=columns)
-    name, sha = embedder_identity(embedder)
-    key = {
-        "embedder": sha,
-        "items": sha256_file(items_csv),
-        "images": str(images_dir.resolve()),
-        "columns": vars(columns),
-        "colour": COLOUR_VERSION,
-    }
-    cache = EmbeddingCache(out, key, resume=resume)
-    started = dt.datetime.now(dt.UTC)
-    clock = time.perf_counter()
-    vectors, failures, colours = embed_products(
-        products, embedder, cache, batch_size=batch_size, on_progress=on_progress, chunk=chunk
-    )
-    manifest = write_catalog(
-        out,
-        BuildOutput(products, skipped, vectors, failures, colours),
-        embedder=(name, sha),
-        dtype=dtype,
-        columns=columns,
-        source={"items_csv": str(items_csv.resolve()), "images_dir": str(images_dir.resolve())},
-        colour_weight=colour_weight,
-        started=started,
-        seconds=time.perf_counter() - clock,
-        max_shard_size=max_shard_size,
-    )
-    cache.remove()
-    return manifest
+    check_not_input(out, items_csv, images_dir)
+    check_replaceable(out, overwrite=overwrite)  # before any embedding; again under the lock at the swap
+    with catalog_writer(out):
+        products, skipped = read_products(items_csv, images_dir, columns=columns)
+        name, sha = embedder_identity(embedder)
+        key = {
+            "embedder": sha,
+            "items": sha256_file(items_csv),
+            "images": str(images_dir.resolve()),
+            "columns": vars(columns),
+            "colour": COLOUR_VERSION,
+        }
+        cache = EmbeddingCache(out, key, resume=resume)
+        started = dt.datetime.now(dt.UTC)
+        clock = time.perf_counter()
+        vectors, failures, colours = embed_products(
+            products, embedder, cache, batch_size=batch_size, on_progress=on_progress, chunk=chunk
+        )
+        manifest = write_catalog(
+            out,
+            BuildOutput(products, skipped, vectors, failures, colours),
+            embedder=(name, sha),
+            dtype=dtype,
+            columns=columns,
+            source={"items_csv": str(items_csv.resolve()), "images_dir": str(images_dir.resolve())},
+            colour_weight=colour_weight,
+            started=started,
+            seconds=time.perf_counter() - clock,
+            max_shard_size=max_shard_size,
+            overwrite=overwrite,
+        )
+        cache.remove()
+        return manifest

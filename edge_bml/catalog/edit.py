@@ -21,13 +21,14 @@ from edge_bml.catalog.catalog_manifest import (
     read_catalog_manifest,
     read_products_file,
     shard_paths,
+    verify_catalog_files,
     write_catalog_manifest,
     write_products_file,
 )
 from edge_bml.catalog.embedding_cache import EmbeddingCache
 from edge_bml.catalog.products import ColumnMap, read_products
 from edge_bml.catalog.shards import new_index, open_shard
-from edge_bml.catalog.staging import staged_directory
+from edge_bml.catalog.staging import catalog_writer, staged_directory
 from edge_bml.catalog.vectors import to_stored
 from edge_bml.errors import CatalogError
 from edge_bml.manifest import sha256_file, write_json_atomic
@@ -65,16 +66,34 @@ def add_products(
 
     ``catalog.json``'s file records (sizes and sha256) are updated.
 
+    The catalog's writer lock is held throughout, and its files are checked against ``catalog.json``
+    before anything is changed.
+
     Raises:
         CatalogError: not a catalog, an id already in it, or nothing readable to add.
+        CatalogIntegrityError: a catalog file differs from its record (the catalog is left as it is).
+        CatalogBusyError: another writer held the catalog too long.
         CatalogEmbedderMismatchError: ``embedder`` is not the one that built the catalog.
         CatalogColumnError: a named column is missing from the CSV.
     """
     directory = Path(directory)
+    read_catalog_manifest(directory)  # not a catalog: say so before taking a lock beside it
+    with catalog_writer(directory):
+        return _add_locked(directory, Path(items_csv), Path(images_dir), embedder, columns, batch_size)
+
+
+def _read_sound(directory: Path) -> tuple[CatalogManifest, list[dict]]:
+    """The catalog's manifest and product rows, read under its writer lock after its files were checked,
+    so that an edit never re-records the hashes of a damaged file."""
     manifest = read_catalog_manifest(directory)
+    verify_catalog_files(directory, manifest, hashes=True, use_stamp=True)
+    return manifest, read_products_file(directory)
+
+
+def _add_locked(directory: Path, items_csv: Path, images_dir: Path, embedder, columns, batch_size: int):
+    manifest, rows = _read_sound(directory)
     check_embedder(directory, manifest, *embedder_identity(embedder))
-    rows = read_products_file(directory)
-    products, _ = read_products(Path(items_csv), Path(images_dir), columns=columns or ColumnMap())
+    products, _ = read_products(items_csv, images_dir, columns=columns or ColumnMap())
     existing = {row["id"] for row in rows}
     clash = sorted(p.id for p in products if p.id in existing)
     if clash:
@@ -115,13 +134,22 @@ def add_products(
 def remove_products(directory: str | Path, ids: Iterable[str]) -> CatalogManifest:
     """Remove products by id; a category left empty loses its shard; file records are updated.
 
+    Like ``add_products``, under the writer lock and after checking the catalog's files.
+
     Raises:
         CatalogError: not a catalog, or an id that is not in it.
+        CatalogIntegrityError: a catalog file differs from its record (the catalog is left as it is).
+        CatalogBusyError: another writer held the catalog too long.
     """
     directory = Path(directory)
-    manifest = read_catalog_manifest(directory)
     wanted = set(ids)
-    rows = read_products_file(directory)
+    read_catalog_manifest(directory)
+    with catalog_writer(directory):
+        return _remove_locked(directory, wanted)
+
+
+def _remove_locked(directory: Path, wanted: set[str]) -> CatalogManifest:
+    manifest, rows = _read_sound(directory)
     unknown = sorted(wanted - {row["id"] for row in rows})
     if unknown:
         raise CatalogError(f"{len(unknown)} id(s) are not in {directory}: {unknown[:5]}")

@@ -23,9 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_bml.catalog.build import DEFAULT_MAX_SHARD_SIZE, BuildOutput, product_view, variant_identity, write_catalog
+from edge_bml.catalog.build import (
+    DEFAULT_MAX_SHARD_SIZE,
+    BuildOutput,
+    check_not_input,
+    product_view,
+    variant_identity,
+    write_catalog,
+)
 from edge_bml.catalog.colour_rerank import DEFAULT_COLOUR_WEIGHT
 from edge_bml.catalog.products import ColumnMap, Product, confined_image, products_from_rows
+from edge_bml.catalog.staging import catalog_writer, check_replaceable
 from edge_bml.catalog.vectors import DTYPES
 from edge_bml.errors import CatalogError, EdgeBmlError, ImageError
 from edge_bml.image_io import MAX_FILE_BYTES, decode_image, read_file_bounded
@@ -160,12 +168,15 @@ def build_catalog_on_ray(
     dtype: str = "i8",
     colour_weight: float = DEFAULT_COLOUR_WEIGHT,
     max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
+    overwrite: bool = False,
 ) -> tuple:
     """Embed on Ray and write the catalog ``out``; returns (manifest, products per second of embedding).
 
     Raises:
         RayUnavailableError: Ray is not installed or the cluster cannot be reached.
         CatalogError: bad dtype or table, or no product could be embedded.
+        CatalogOutputError: ``out`` is not a catalog folder and ``overwrite`` is off (checked first).
+        CatalogBusyError: another writer held ``out`` for too long.
     """
     try:
         import ray
@@ -181,57 +192,61 @@ def build_catalog_on_ray(
         )
     columns = columns or ColumnMap()
     out = Path(out)
-    products, skipped = read_product_table(table, images, columns=columns)
-    if not products:
-        raise CatalogError(f"{table}: no usable product rows ({len(skipped)} skipped)")
-    dims = int(embedder_manifest.decoder.get("dims") or 0)
-    if dims < 1:
-        raise CatalogError(f"{embedder_manifest.name}: the manifest must give decoder.dims for a Ray build")
-    started = dt.datetime.now(dt.UTC)
-    parts = out.with_name(f".{out.name}.ray-parts")
-    shutil.rmtree(parts, ignore_errors=True)
-    own_cluster = not ray.is_initialized()
-    if own_cluster:
-        try:
-            if options.address:
-                ray.init(address=options.address, log_to_driver=False)
-            else:  # "local": a new Ray, never one found through RAY_ADDRESS or an earlier `ray start`
-                ray.init(address="local", num_cpus=options.workers, include_dashboard=False, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            where = f"reach the Ray cluster at {options.address}" if options.address else "start a local Ray"
-            raise RayUnavailableError(f"cannot {where}: {error}") from error
-    try:
-        clock = time.perf_counter()
-        rows = [{"id": p.id, "image": str(p.image)} for p in products]
-        dataset = ray.data.from_items(rows, override_num_blocks=max(options.workers * 4, 1))
-        embedded = dataset.map_batches(
-            _EmbedActor,
-            fn_constructor_args=(str(embedder_manifest.directory), dims),
-            compute=ray.data.ActorPoolStrategy(size=options.workers),
-            batch_size=options.batch_size,
-            num_cpus=1,
-        )
-        embedded.write_parquet(str(parts))
-        seconds = time.perf_counter() - clock
-    finally:
+    check_not_input(out, _local(table) if not _is_uri(table) else "", _local(images) if not _is_uri(images) else "")
+    check_replaceable(out, overwrite=overwrite)
+    with catalog_writer(out):  # held through embedding: the parts folder beside out is this build's
+        products, skipped = read_product_table(table, images, columns=columns)
+        if not products:
+            raise CatalogError(f"{table}: no usable product rows ({len(skipped)} skipped)")
+        dims = int(embedder_manifest.decoder.get("dims") or 0)
+        if dims < 1:
+            raise CatalogError(f"{embedder_manifest.name}: the manifest must give decoder.dims for a Ray build")
+        started = dt.datetime.now(dt.UTC)
+        parts = out.with_name(f".{out.name}.ray-parts")
+        shutil.rmtree(parts, ignore_errors=True)
+        own_cluster = not ray.is_initialized()
         if own_cluster:
-            ray.shutdown()
-    built = _read_parts(parts, products, skipped)
-    shutil.rmtree(parts, ignore_errors=True)
-    manifest = write_catalog(
-        out,
-        built,
-        embedder=variant_identity(embedder_manifest),
-        dtype=dtype,
-        columns=columns,
-        source={"items_csv": _resolved(table), "images_dir": _resolved(images)},
-        colour_weight=colour_weight,
-        started=started,
-        seconds=seconds,
-        extra_metrics={"engine": "ray", "ray_workers": options.workers, "ray_batch_size": options.batch_size},
-        max_shard_size=max_shard_size,
-    )
-    return manifest, len(products) / max(seconds, 1e-9)
+            try:
+                if options.address:
+                    ray.init(address=options.address, log_to_driver=False)
+                else:  # "local": a new Ray, never one found through RAY_ADDRESS or an earlier `ray start`
+                    ray.init(address="local", num_cpus=options.workers, include_dashboard=False, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                where = f"reach the Ray cluster at {options.address}" if options.address else "start a local Ray"
+                raise RayUnavailableError(f"cannot {where}: {error}") from error
+        try:
+            clock = time.perf_counter()
+            rows = [{"id": p.id, "image": str(p.image)} for p in products]
+            dataset = ray.data.from_items(rows, override_num_blocks=max(options.workers * 4, 1))
+            embedded = dataset.map_batches(
+                _EmbedActor,
+                fn_constructor_args=(str(embedder_manifest.directory), dims),
+                compute=ray.data.ActorPoolStrategy(size=options.workers),
+                batch_size=options.batch_size,
+                num_cpus=1,
+            )
+            embedded.write_parquet(str(parts))
+            seconds = time.perf_counter() - clock
+        finally:
+            if own_cluster:
+                ray.shutdown()
+        built = _read_parts(parts, products, skipped)
+        shutil.rmtree(parts, ignore_errors=True)
+        manifest = write_catalog(
+            out,
+            built,
+            embedder=variant_identity(embedder_manifest),
+            dtype=dtype,
+            columns=columns,
+            source={"items_csv": _resolved(table), "images_dir": _resolved(images)},
+            colour_weight=colour_weight,
+            started=started,
+            seconds=seconds,
+            extra_metrics={"engine": "ray", "ray_workers": options.workers, "ray_batch_size": options.batch_size},
+            max_shard_size=max_shard_size,
+            overwrite=overwrite,
+        )
+        return manifest, len(products) / max(seconds, 1e-9)
 
 
 def _resolved(location: str) -> str:
