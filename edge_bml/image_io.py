@@ -24,6 +24,9 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # large uploads at once cannot add up their peaks (a 40 MP photo needs about 160 MB while decoding).
 LARGE_PIXELS = 12_000_000
 _LARGE_DECODES = threading.BoundedSemaphore(1)
+# libjpeg decodes every scan of a progressive JPEG: a small file that repeats one scan thousands of times
+# holds a decoder for minutes. Encoders write about 10 scans; more than this many is refused unread.
+MAX_JPEG_SCANS = 100
 _COMPOSITE_ROWS = 256
 
 
@@ -114,20 +117,31 @@ def _jpeg_markers(data: bytes, *, whole_stream: bool = True) -> Iterator[tuple[i
             offset = found.start()
 
 
-def _jpeg_end(data: bytes) -> int | None:
+def _jpeg_end(data: bytes, *, name: str = "<bytes>") -> int | None:
     """Offset just past the JPEG's end-of-image marker, walking its segments; None if cut off.
 
     Data after the end marker (as phones append for motion photos) is ignored.
+
+    Raises:
+        ImageError: the JPEG has more than ``MAX_JPEG_SCANS`` scans (a decoding-time bomb).
     """
+    scans = 0
     for marker, offset in _jpeg_markers(data):
-        if marker == 0xD9:
+        if marker == 0xDA:
+            scans += 1
+            if scans > MAX_JPEG_SCANS:
+                raise ImageError(
+                    f"{name}: the JPEG has more than {MAX_JPEG_SCANS} scans, which would take minutes to decode; "
+                    "save it again as an ordinary JPEG"
+                )
+        elif marker == 0xD9:
             return offset + 2
     return None
 
 
-def _looks_truncated(data: bytes, fmt: str) -> bool:
+def _looks_truncated(data: bytes, fmt: str, name: str) -> bool:
     if fmt == "jpeg":
-        return _jpeg_end(data) is None
+        return _jpeg_end(data, name=name) is None
     if fmt == "png":
         return b"IEND" not in data[-64:]
     return False
@@ -139,7 +153,7 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
     Grayscale becomes three equal channels; transparency is composited on white.
 
     Raises:
-        ImageError: empty, not an image, truncated, or undecodable.
+        ImageError: empty, not an image, truncated, undecodable, or a JPEG of over ``MAX_JPEG_SCANS`` scans.
         ImageTooLargeError: more than ``max_pixels`` pixels, by header or after decoding.
     """
     if not data:
@@ -158,7 +172,7 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
             f"{name}: {width}x{height} is {width * height / 1e6:.1f} megapixels, over the limit of "
             f"{max_pixels / 1e6:.0f}; resize the photo before sending it"
         )
-    if _looks_truncated(data, fmt):
+    if _looks_truncated(data, fmt, name):
         raise ImageError(f"{name}: the {fmt} data is truncated (the file was cut off); send the whole file")
     if width * height > LARGE_PIXELS:
         with _LARGE_DECODES:
