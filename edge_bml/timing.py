@@ -8,17 +8,30 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from edge_bml.errors import JobTimeoutError
+
 
 class StageTimer:
-    """Collects the wall time of named stages; a stage timed twice adds up."""
+    """Collects the wall time of named stages; a stage timed twice adds up.
 
-    def __init__(self) -> None:
+    With a ``deadline`` (a ``time.monotonic()`` value), a stage that would start after it raises
+    ``JobTimeoutError`` instead: a server worker stops a look that ran out of time at its next stage.
+    """
+
+    def __init__(self, *, deadline: float | None = None) -> None:
         self._start = time.perf_counter_ns()
         self._ns: dict[str, int] = {}
+        self.deadline = deadline
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time the body of a ``with`` block under ``name``."""
+        """Time the body of a ``with`` block under ``name``.
+
+        Raises:
+            JobTimeoutError: the timer's deadline has passed before the stage starts.
+        """
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise JobTimeoutError(f"the look ran out of time before its {name} stage")
         begin = time.perf_counter_ns()
         try:
             yield

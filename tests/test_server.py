@@ -18,41 +18,8 @@ uvicorn = pytest.importorskip("uvicorn")
 from edge_bml.pipeline import LookOptions  # noqa: E402
 from edge_bml.server.app import ServerOptions, create_app  # noqa: E402
 from tests.look_fixtures import build_small_catalog  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _Server:
-    """uvicorn in a thread on a free loopback port; stops when the test module ends."""
-
-    def __init__(self, app) -> None:
-        self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+from tests.loopback_server import LoopbackServer as _Server  # noqa: E402
+from tests.loopback_server import free_port as _free_port  # noqa: E402
 
 
 @pytest.fixture(scope="module")

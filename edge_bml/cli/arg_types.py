@@ -12,13 +12,17 @@ def positive_int(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: not an integer, or below 1.
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
 def output_file(text: str) -> Path:
@@ -62,4 +66,40 @@ def share(text: str) -> float:
     value = non_negative_float(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (``--job-timeout``, ``--body-timeout``, ``--max-upload-mb``).
+
+    Raises:
+        argparse.ArgumentTypeError: not a number, not finite, or not above 0.
+    """
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number >= 0 (``--queue``).
+
+    Raises:
+        argparse.ArgumentTypeError: not a whole number, or negative.
+    """
+    value = _whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1 to 65535 (``--port``).
+
+    Raises:
+        argparse.ArgumentTypeError: not a whole number in that range.
+    """
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535, got {value}")
     return value

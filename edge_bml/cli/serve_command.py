@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edge_bml.cli.arg_types import positive_int
+from edge_bml.cli.arg_types import non_negative_int, port_number, positive_float, positive_int
 from edge_bml.cli.look_command import add_look_options, options_from_args
 
 
@@ -14,25 +14,57 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)"
     )
-    parser.add_argument("--port", type=positive_int, default=8080, help="TCP port (default 8080)")
+    parser.add_argument("--port", type=port_number, default=8080, help="TCP port, 1-65535 (default 8080)")
     parser.add_argument(
         "--workers", type=positive_int, default=1, help="looks run at once, one pipeline each (default 1)"
     )
-    parser.add_argument("--queue", type=int, default=4, help="requests that may wait beyond the workers (default 4)")
-    parser.add_argument("--max-upload-mb", type=float, default=16.0, help="largest upload accepted (default 16)")
+    parser.add_argument(
+        "--queue", type=non_negative_int, default=4, help="requests that may wait beyond the workers (default 4)"
+    )
+    parser.add_argument(
+        "--max-upload-mb", type=positive_float, default=16.0, help="largest upload accepted (default 16)"
+    )
     parser.add_argument(
         "--per-client",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="places (running or waiting) one client address may hold (default: half of workers + queue)",
     )
     parser.add_argument(
         "--body-timeout",
-        type=float,
+        type=positive_float,
         default=20.0,
         metavar="S",
         help="seconds a whole upload may take to arrive; slower ones get 408 (default 20)",
+    )
+    parser.add_argument(
+        "--job-timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds a look may take from admission; a slower one gets 504 and stops (default 10)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds a request's head may take to arrive; slower connections are closed (default 10)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=256,
+        metavar="N",
+        help="open connections at most; more are closed at once (default 256)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy whose X-Forwarded-For names the client (repeatable; default: none is trusted)",
     )
     parser.set_defaults(func=run)
 
@@ -41,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from edge_bml.server.app import ServerOptions, create_app, open_pool
+    from edge_bml.server.http_server import quiet_repeats, server_config
 
     server = ServerOptions(
         workers=args.workers,
@@ -48,9 +81,14 @@ def run(args: argparse.Namespace) -> int:
         max_upload_bytes=int(args.max_upload_mb * 1e6),
         body_timeout_s=args.body_timeout,
         per_client=args.per_client,
+        job_timeout_s=args.job_timeout,
+        header_timeout_s=args.header_timeout,
+        max_connections=args.max_connections,
+        trusted_proxies=tuple(args.trusted_proxy),
     )
     options = options_from_args(args)
     pool = open_pool(options, server)  # a bad catalog or model stops here, with one line, before listening
     app = create_app(options, server, pool=pool)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
+    quiet_repeats()
+    uvicorn.Server(server_config(app, host=args.host, port=args.port, options=server)).run()
     return 0

@@ -17,25 +17,29 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from edge_bml import __version__
-from edge_bml.errors import ImageError, ImageTooLargeError
-from edge_bml.image_io import sniff_format
+from edge_bml.errors import ImageError, ImageTooLargeError, JobTimeoutError
+from edge_bml.image_io import MAX_FILE_BYTES, read_file_bounded, sniff_format
 from edge_bml.pipeline import LookOptions, LookPipeline
 from edge_bml.server import schemas
 from edge_bml.server.metrics import ServerMetrics
 from edge_bml.server.pipeline_pool import PipelinePool, PoolFullError
+from edge_bml.server.security_headers import FILE_POLICY, PAGE_POLICY, SecurityHeaders, inline_script_policy
+from edge_bml.timing import StageTimer
 
 log = logging.getLogger("edge_bml.server")
+IMAGE_TYPES = ("jpeg", "png", "webp", "bmp")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class ServerOptions:
     max_upload_bytes: int = 16 * 1024 * 1024
     body_timeout_s: float = 20.0  # a whole upload must arrive within this (a trickling client is cut off)
     per_client: int | None = None  # admitted places one client address may hold (default: half, rounded up)
+    job_timeout_s: float = 10.0  # a look not done this long after admission gets 504 and stops at its next stage
+    header_timeout_s: float = 10.0  # a request head must arrive within this (slow-header connections are closed)
+    max_connections: int = 256  # connections past this are closed at once
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed (none by default)
 
 
 class _TooLarge(Exception):
@@ -111,7 +119,7 @@ def open_pool(look_options: LookOptions, server_options: ServerOptions | None = 
     )
 
 
-_ERRORS = {status: {"model": schemas.Error} for status in (400, 404, 408, 413, 415, 422, 500, 503)}
+_ERRORS = {status: {"model": schemas.Error} for status in (400, 404, 408, 413, 415, 422, 500, 503, 504)}
 _LOOK_BODY = {
     "requestBody": {
         "required": True,
@@ -132,7 +140,7 @@ def _with_image_urls(look: dict) -> dict:
     """Each match gains the URL of its product photo on this server."""
     for article in look["articles"]:
         for match in article["matches"]:
-            match["image_url"] = f"/v1/products/{match['id']}/image"
+            match["image_url"] = f"/v1/products/{quote(str(match['id']), safe='')}/image"
     return look
 
 
@@ -170,6 +178,13 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    docs_page = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="edge_bml API",
+        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs-assets/swagger-ui.css",
+        swagger_favicon_url="/docs-assets/favicon-32x32.png",
+    )
     swagger = Path(swagger_ui_path)
     app.mount("/docs-assets", StaticFiles(directory=swagger), name="docs-assets")
 
@@ -205,11 +220,20 @@ def create_app(
             return counted("look", _error(422, "empty upload: send a JPEG, PNG, WebP or BMP photo"))
         if sniff_format(data) is None:
             return counted("look", _error(415, "not an image: send a JPEG, PNG, WebP or BMP photo"))
+        timeout = server_options.job_timeout_s
+        deadline = time.monotonic() + timeout
+
+        def job(pipeline: LookPipeline):
+            return pipeline(data, file=name, timer=StageTimer(deadline=deadline))
+
         try:
             client = request.client.host if request.client else ""
-            result = await state["pool"].submit(lambda pipeline: pipeline(data, file=name), client=client)
+            result = await state["pool"].submit(job, client=client, timeout_s=timeout)
         except PoolFullError as error:
             return counted("look", _error(503, f"{error}; retry in a second", **{"Retry-After": "1"}))
+        except JobTimeoutError:
+            message = f"the look took longer than {timeout:g} s and was stopped; send a smaller photo or retry later"
+            return counted("look", _error(504, message))
         except ImageTooLargeError as error:
             return counted("look", _error(413, str(error)))
         except ImageError as error:
@@ -238,10 +262,13 @@ def create_app(
         return counted("catalog", JSONResponse(summary))
 
     @app.get(
-        "/v1/products/{product_id}/image",
-        response_class=FileResponse,
-        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, 404: {"model": schemas.Error}},
-        summary="A product's photo, only from the catalog's image folder",
+        "/v1/products/{product_id:path}/image",  # any id, '/' included, as one percent-encoded segment
+        response_class=Response,
+        responses={
+            200: {"content": {f"image/{kind}": {} for kind in IMAGE_TYPES}},
+            404: {"model": schemas.Error},
+        },
+        summary="A product's photo, only from the catalog's image folder, only if its bytes are an image",
     )
     def product_image(product_id: str) -> Response:
         catalog = state["pool"].any.catalog
@@ -249,9 +276,18 @@ def create_app(
         if row is None:
             return counted("product_image", _error(404, f"no product {product_id!r}"))
         path = catalog.image_path(row)
-        if path is None or not path.is_file():
-            return counted("product_image", _error(404, f"no image for product {product_id!r}"))
-        return counted("product_image", FileResponse(path))
+        missing = _error(404, f"no image for product {product_id!r}")
+        if path is None:
+            return counted("product_image", missing)
+        try:
+            data = read_file_bounded(path, max_bytes=MAX_FILE_BYTES)
+        except ImageError:
+            return counted("product_image", missing)
+        kind = sniff_format(data)  # the type comes from the bytes, never the file name (an .html polyglot)
+        if kind not in IMAGE_TYPES:
+            log.warning("product %r: %s is not a JPEG, PNG, WebP or BMP image; not served", product_id, path)
+            return counted("product_image", missing)
+        return counted("product_image", Response(data, media_type=f"image/{kind}"))
 
     @app.get("/v1/models", response_model=schemas.Models, summary="The model variants running, and why each was chosen")
     def models() -> Response:
@@ -287,13 +323,7 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="edge_bml API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-        )
+        return docs_page
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> Response:
@@ -306,4 +336,6 @@ def create_app(
             return _error(404, "no such file")
         return Response((static / name).read_bytes(), media_type=kinds[name])
 
+    policies = {"/docs-assets/": PAGE_POLICY, "/docs": inline_script_policy(docs_page.body.decode())}
+    app.add_middleware(SecurityHeaders, policies={**policies, "/v1/products/": FILE_POLICY})
     return app

@@ -1,21 +1,23 @@
-"""A fixed pool of ``LookPipeline`` workers with a bounded waiting line.
+"""A fixed pool of ``LookPipeline`` workers with a bounded, fair waiting line.
 
-Each worker thread owns one pipeline (runtimes are not shared across threads). A request that
-finds every worker busy and the line full is refused at once (HTTP 503) rather than queued forever.
-One client may hold at most ``per_client`` of the admitted places, so a client that ignores
-``Retry-After`` and keeps many requests in flight cannot starve the clients that wait as told.
+Each worker thread owns one pipeline (runtimes are not shared across threads). At most ``workers +
+queue_size`` requests are admitted; one client may hold at most ``per_client`` of those places. Waiting
+requests are served round-robin across clients, not first come first served, and a request that finds
+the line full takes the place of the newest waiting request of the client holding the most places (when
+that client holds at least two more than the newcomer): however many clients flood the server, a client
+that sends one request at a time is served within a few looks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from edge_bml.errors import EdgeBmlError
+from edge_bml.errors import EdgeBmlError, JobTimeoutError
 from edge_bml.pipeline import LookPipeline
 
 T = TypeVar("T")
@@ -23,6 +25,31 @@ T = TypeVar("T")
 
 class PoolFullError(EdgeBmlError):
     """Every worker is busy and the waiting line is full; retry shortly."""
+
+
+@dataclass
+class _Request:
+    job: Callable[[LookPipeline], Any]
+    client: str
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+def _hand_over(request: _Request, result: Any, error: BaseException | None) -> None:
+    """Settle ``request``'s future on its event loop (nothing to do once that loop is closed)."""
+    try:
+        request.loop.call_soon_threadsafe(_settle, request.future, result, error)
+    except RuntimeError:
+        pass
 
 
 class PipelinePool:
@@ -39,63 +66,127 @@ class PipelinePool:
     ) -> None:
         if workers < 1 or queue_size < 0 or (per_client is not None and per_client < 1):
             raise ValueError("workers and per_client must be >= 1 and queue_size >= 0")
-        self._pipelines: queue.Queue[LookPipeline] = queue.Queue()
         self._all: list[LookPipeline] = []
+        self._threads: list[threading.Thread] = []
+        self._waiting: dict[str, deque[_Request]] = {}  # insertion order is the round-robin order
+        self._held: dict[str, int] = {}  # places (running or waiting) by client
+        self._admitted = 0
+        self._closed = False
+        self._cond = threading.Condition()
         try:
             for _ in range(workers):
-                pipeline = factory()
-                self._all.append(pipeline)
-                self._pipelines.put(pipeline)
+                self._all.append(factory())
         except BaseException:
             self.close()
             raise
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edge-bml-look")
         self._capacity = workers + queue_size
         self._per_client = per_client if per_client is not None else -(-self._capacity // 2)
-        self._by_client: dict[str, int] = {}
-        self._admitted = 0
-        self._lock = threading.Lock()
         self.workers = workers
+        for number, pipeline in enumerate(self._all):
+            thread = threading.Thread(target=self._work, args=(pipeline,), name=f"edge-bml-look-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     @property
     def any(self) -> LookPipeline:
         """One pipeline, for read-only facts (models, catalog)."""
         return self._all[0]
 
-    def _run(self, job: Callable[[LookPipeline], T]) -> T:
-        pipeline = self._pipelines.get()
-        try:
-            return job(pipeline)
-        finally:
-            self._pipelines.put(pipeline)
-
-    async def submit(self, job: Callable[[LookPipeline], T], *, client: str = "") -> T:
+    async def submit(self, job: Callable[[LookPipeline], T], *, client: str = "", timeout_s: float | None = None) -> T:
         """Run ``job(pipeline)`` on a worker, counted against ``client`` (e.g. its address).
 
+        The answer is waited for at most ``timeout_s`` seconds. A request still waiting then gives its
+        place back at once; a running one keeps it (and its client's share) until its worker is done:
+        ``job`` should stop itself by then, as a look does with a ``StageTimer`` deadline.
+
         Raises:
-            PoolFullError: too many requests are already admitted, or from this client.
+            PoolFullError: too many requests are admitted, or from this client, or this request's place
+                was given to a client with fewer requests in flight.
+            JobTimeoutError: no answer within ``timeout_s``.
         """
-        with self._lock:
-            if self._admitted >= self._capacity:
-                raise PoolFullError(f"all {self.workers} workers are busy and the line is full")
-            mine = self._by_client.get(client, 0)
-            if mine >= self._per_client:
-                raise PoolFullError(f"this client already has {mine} looks running or waiting (the most per client)")
-            self._admitted += 1
-            self._by_client[client] = mine + 1
+        loop = asyncio.get_running_loop()
+        request = _Request(job, client, loop.create_future(), loop)
+        with self._cond:
+            self._admit(request)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, job)
-        finally:
-            with self._lock:
-                self._admitted -= 1
-                left = self._by_client.pop(client) - 1
-                if left:
-                    self._by_client[client] = left
+            return await asyncio.wait_for(asyncio.shield(request.future), timeout_s)
+        except TimeoutError:
+            with self._cond:
+                queue = self._waiting.get(client)
+                if queue is not None and request in queue:
+                    self._drop(request)
+            request.future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            raise JobTimeoutError(f"no answer within {timeout_s:g} s") from None
+
+    def _admit(self, request: _Request) -> None:
+        """Queue ``request`` (under the lock), making room by the rules in the module's docstring."""
+        mine = self._held.get(request.client, 0)
+        if mine >= self._per_client:
+            raise PoolFullError(f"this client already has {mine} looks running or waiting (the most per client)")
+        if self._admitted >= self._capacity:
+            victim = max(
+                (c for c, queue in self._waiting.items() if queue and self._held[c] >= mine + 2),
+                key=lambda c: self._held[c],
+                default=None,
+            )
+            if victim is None:
+                raise PoolFullError(f"all {self.workers} workers are busy and the line is full")
+            evicted = self._waiting[victim][-1]
+            self._drop(evicted)
+            error = PoolFullError("the line is full and this client holds the most places")
+            _hand_over(evicted, None, error)
+        self._waiting.setdefault(request.client, deque()).append(request)
+        self._held[request.client] = mine + 1
+        self._admitted += 1
+        self._cond.notify()
+
+    def _drop(self, request: _Request) -> None:
+        """Take a waiting request out of the line and give its place back (under the lock)."""
+        queue = self._waiting[request.client]
+        queue.remove(request)
+        if not queue:
+            del self._waiting[request.client]
+        self._release(request.client)
+
+    def _release(self, client: str) -> None:
+        self._admitted -= 1
+        left = self._held.pop(client) - 1
+        if left:
+            self._held[client] = left
+
+    def _next(self) -> _Request:
+        """The first waiting request of the client whose turn it is; that client goes to the back."""
+        client = next(iter(self._waiting))
+        queue = self._waiting.pop(client)
+        request = queue.popleft()
+        if queue:
+            self._waiting[client] = queue
+        return request
+
+    def _work(self, pipeline: LookPipeline) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting and not self._closed:
+                    self._cond.wait()
+                if not self._waiting:
+                    return
+                request = self._next()
+            result, error = None, None
+            try:
+                result = request.job(pipeline)
+            except BaseException as failure:  # handed to the waiting request, never lost with the thread
+                error = failure
+            with self._cond:
+                self._release(request.client)
+            _hand_over(request, result, error)
 
     def close(self) -> None:
-        executor = getattr(self, "_executor", None)
-        if executor is not None:
-            executor.shutdown(wait=True)
+        """Finish the requests already admitted, stop the workers and release every pipeline."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
         for pipeline in self._all:
             pipeline.close()
         self._all = []
