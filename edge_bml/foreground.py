@@ -19,6 +19,9 @@ NEUTRAL_FILL = 124
 WORK_SIZE = 96
 MIN_FOREGROUND = 0.08
 MAX_FOREGROUND = 0.97
+# GrabCut's k-means draws from OpenCV's per-thread RNG: seeded before every call, a photo's mask does not
+# depend on which photos this thread cut before it (a resumed, a Ray and a clean build agree).
+GRABCUT_SEED = 0x5EED
 
 
 def central_ellipse(height: int, width: int, *, fraction: float = 0.7) -> np.ndarray:
@@ -56,6 +59,7 @@ def product_foreground(image: np.ndarray, *, iterations: int = 4) -> np.ndarray:
     seeds[cy - sh // 10 : cy + sh // 10 + 1, cx - sw // 10 : cx + sw // 10 + 1] = cv2.GC_FGD
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
+        cv2.setRNGSeed(GRABCUT_SEED)
         cv2.grabCut(small, seeds, None, background, foreground, iterations, cv2.GC_INIT_WITH_MASK)
         mask = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
     except cv2.error:  # a flat photo (one colour) leaves GrabCut nothing to model

@@ -291,17 +291,25 @@ def test_a_category_dropped_from_counts_is_found_with_or_without_file_records(ca
         Catalog(catalog, trust=True)
 
 
-def test_a_catalog_without_file_records_still_opens_but_counts_are_checked(catalog):
+def test_a_catalog_json_without_file_records_is_refused_not_left_unchecked(catalog):
     path = catalog / "catalog.json"
     data = json.loads(path.read_text())
     del data["files"]
     path.write_text(json.dumps(data))
-    with Catalog(catalog) as opened:
-        assert opened.manifest.files == {} and opened.manifest.total == 6
-    data["counts"]["top"] += 1
-    path.write_text(json.dumps(data))
-    with pytest.raises(CatalogIntegrityError, match="holds 3 vectors, catalog.json counts 4"):
+    with pytest.raises(CatalogIntegrityError, match="catalog.json records no file sizes and sha256"):
         Catalog(catalog)
+
+
+@pytest.mark.parametrize(("field", "value"), [("dtype", "f16"), ("dims", 8)])
+def test_a_catalog_json_whose_dtype_or_dims_differ_from_the_shards_is_refused(catalog, field, value):
+    path = catalog / "catalog.json"
+    data = json.loads(path.read_text())
+    dims = data["dims"]
+    data[field] = value
+    path.write_text(json.dumps(data))
+    with pytest.raises(CatalogIntegrityError, match="the shard stores") as refused:
+        Catalog(catalog)
+    assert f"stores {dims}-d i8 cos vectors" in str(refused.value)
 
 
 def test_add_and_remove_keep_the_file_records_right(catalog, tmp_path, embedder):

@@ -193,13 +193,14 @@ def verify_catalog_files(
 ) -> int:
     """Check the catalog's files against ``catalog.json``: shards match ``counts``, sizes and (with ``hashes``) sha256.
 
-    Catalogs built before files were recorded only get the shard-versus-``counts`` check. With
-    ``use_stamp``, hashing is skipped where a verification stamp (``verification_stamp``) shows the
-    files unchanged since they last matched; a full match writes that stamp. Returns the number of
+    Every file must have its record: a ``catalog.json`` without ``files`` (as one edit would make it) is
+    refused, never read as a catalog with nothing to check. With ``use_stamp``, hashing is skipped where
+    a verification stamp (``verification_stamp``) shows the files unchanged since they last matched; a
+    full match writes that stamp. Returns the number of
     files whose size (and hash) were checked.
 
     Raises:
-        CatalogIntegrityError: a file is missing, extra, or differs from its record.
+        CatalogIntegrityError: a file is missing, extra, unrecorded, or differs from its record.
     """
     directory = Path(directory)
     rebuild = "rebuild the catalog (`edge-bml catalog build`)"
@@ -211,7 +212,10 @@ def verify_catalog_files(
             f"{directory}: shard(s) {extra} are not in catalog.json's counts: the manifest is damaged; {rebuild}"
         )
     if not manifest.files:
-        return 0
+        raise CatalogIntegrityError(
+            f"{directory}: catalog.json records no file sizes and sha256, so nothing could be checked "
+            f"(it was edited, or built by an edge_bml before they were kept); {rebuild}"
+        )
     expected = set(catalog_files(directory, manifest.counts, manifest.partitions))
     if set(manifest.files) != expected:
         raise CatalogIntegrityError(

@@ -18,7 +18,7 @@ from edge_bml.colour import delta_e
 from edge_bml.errors import CatalogError
 
 # Bumped whenever the product-colour rule changes, so that cached build chunks are not reused.
-COLOUR_VERSION = "median-lab-grabcut-1"
+COLOUR_VERSION = "median-lab-grabcut-seeded-2"
 DEFAULT_COLOUR_WEIGHT = 0.5
 DEFAULT_CANDIDATES = 50
 

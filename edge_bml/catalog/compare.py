@@ -1,7 +1,8 @@
 """Are two catalogs the same? Counts per category, and how far their top-k agree for the same queries.
 
-Two builds of one table (local and on Ray, or before and after a change) may differ slightly: int8
-rounding and HNSW's insertion order. The queries are stored vectors of the first catalog's products.
+Two builds of one table (local and on Ray, or before and after a change) may differ slightly in search:
+int8 rounding and HNSW's insertion order. Their product colours must be equal.
+The queries are stored vectors of the first catalog's products.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from edge_bml.catalog.search import Catalog
 
 
 def compare_catalogs(first: str | Path, second: str | Path, *, queries: int = 20, k: int = 10, seed: int = 0) -> dict:
-    """``counts_equal``, per-category counts, and the mean top-``k`` overlap of ``queries`` searches.
+    """``counts_equal``, per-category counts, how many products (by id) carry another colour in the second
+    catalog, and the mean top-``k`` overlap of ``queries`` searches.
 
     Raises:
         CatalogError: either catalog cannot be opened.
@@ -30,8 +32,13 @@ def compare_catalogs(first: str | Path, second: str | Path, *, queries: int = 20
             ours = {m.id for m in a.search(query, category=row["category"], k=k, colour_weight=0)}
             theirs = {m.id for m in b.search(query, category=row["category"], k=k, colour_weight=0)}
             overlaps.append(len(ours & theirs) / max(len(ours), 1))
+        theirs_by_id = {row["id"]: row for row in b.products.values()}
+        shared = [(row, theirs_by_id[row["id"]]) for row in rows if row["id"] in theirs_by_id]
+        differing = sum(1 for ours, theirs in shared if ours.get("colour") != theirs.get("colour"))
         return {
             "counts_equal": a.manifest.counts == b.manifest.counts,
+            "colours_compared": len(shared),
+            "colours_differing": differing,
             "counts": [a.manifest.counts, b.manifest.counts],
             "queries": len(chosen),
             "top_k": k,

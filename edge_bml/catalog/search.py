@@ -53,10 +53,15 @@ class Catalog:
         self.shards = {c: self._open_category(c, view=view) for c in self.manifest.counts}
         rebuild = "rebuild the catalog (`edge-bml catalog build`)"
         for category, index in self.shards.items():
-            if index.ndim != self.manifest.dims:
-                raise CatalogError(
-                    f"{self.directory}: shard {category} has {index.ndim} dims, manifest says {self.manifest.dims}"
-                )
+            for part in getattr(index, "parts", [index]):
+                header = (part.ndim, part.dtype.name.lower(), part.metric_kind.name.lower())
+                recorded = (self.manifest.dims, self.manifest.dtype, self.manifest.metric)
+                if header != recorded:
+                    raise CatalogIntegrityError(
+                        f"{self.directory}/shards/{category}: the shard stores {header[0]}-d {header[1]} {header[2]} "
+                        f"vectors, catalog.json says {recorded[0]}-d {recorded[1]} {recorded[2]}: the catalog is "
+                        f"damaged; {rebuild}"
+                    )
             if len(index) != self.manifest.counts[category]:
                 raise CatalogIntegrityError(
                     f"{self.directory}/shards/{category}: holds {len(index)} vectors, catalog.json counts "

@@ -12,6 +12,7 @@ from edge_bml.cli.arg_types import non_negative_float, output_file, positive_int
 from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
 from edge_bml.cli.shared_flags import add_runtime_flags, add_trust_flag
+from edge_bml.cli.terminal_text import printable
 from edge_bml.look import Look
 from edge_bml.pipeline import STAGES, LookOptions, LookPipeline
 from edge_bml.runtime_choice import RuntimeChoice
@@ -101,14 +102,17 @@ def options_from_args(args: argparse.Namespace) -> LookOptions:
 
 
 def print_table(look: Look) -> None:
-    """The human-readable answer for one photo."""
+    """The human-readable answer for one photo: each article's top three matches as id, title and score."""
     name = Path(look.file or "photo").name
     print(f"{name}: {look.shot}, facing {look.facing or '-'}")
     if look.stopped:
         print(f"  stopped: {look.stopped}")
     for article in look.articles:
         box = ",".join(f"{v:.0f}" for v in article.box)
-        best = ", ".join(f"{(m.title or m.id)[:24]} ({m.score:.2f})" for m in list(article.matches)[:3])
+        best = ", ".join(
+            f"{printable(m.id, width=20)} {printable(m.title or '', width=40)} ({m.score:.2f})".replace("  ", " ")
+            for m in list(article.matches)[:3]
+        )
         hidden = "" if article.shown else "  (not shown)"
         print(f"  {article.category:<10} {article.score:>5.2f}  [{box:<19}]  {best or article.note or '-'}{hidden}")
     timings = "  ".join(f"{stage} {look.timings_ms.get(stage, 0):.1f}" for stage in STAGES)

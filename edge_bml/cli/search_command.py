@@ -10,6 +10,7 @@ from edge_bml.catalog.catalog_manifest import read_catalog_manifest
 from edge_bml.catalog.search import Catalog
 from edge_bml.cli.arg_types import non_negative_float, positive_int
 from edge_bml.cli.shared_flags import add_trust_flag
+from edge_bml.cli.terminal_text import printable
 from edge_bml.foreground import garment_colour
 from edge_bml.image_io import read_image
 from edge_bml.stages.catalog_embedder import open_embedder
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     for rank, match in enumerate(matches, start=1):
-        print(f"{rank:>3}. {match.score:.3f}  {match.category:<10} {match.id}  {match.title}  {match.file}")
+        text = "  ".join(printable(v) for v in (match.id, match.title or "", match.file or ""))
+        print(f"{rank:>3}. {match.score:.3f}  {printable(match.category):<10} {text}")
     print(f"decode {timings['decode']:.1f} ms, embed {timings['embed']:.1f} ms, search {timings['search']:.2f} ms")
     return 0
 
