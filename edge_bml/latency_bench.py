@@ -1,11 +1,14 @@
 """Measuring what each model variant costs on this machine, for the latency profile.
 
-A few seconds per variant and thread count: a seeded random photo-sized input, prepared as the
+A few seconds per variant and thread count (``edge-bml bench``), or a quarter of a second on first use
+(``auto`` where no profile covers the candidates): a seeded random photo-sized input, prepared as the
 manifest says, a short warm-up, then timed runs until the time budget is spent.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -80,3 +83,52 @@ def measure_profile(
             if on_step is not None:
                 on_step(manifest, count, milliseconds, "")
     return skipped
+
+
+MEASURE_ENV = "EDGE_BML_MEASURE"
+FIRST_USE_SECONDS = 0.25
+
+
+def measuring_enabled() -> bool:
+    """Whether ``auto`` may time variants on first use (``EDGE_BML_MEASURE=0``, or ``--no-measure``, turns it off)."""
+    return os.environ.get(MEASURE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def measure_on_first_use(
+    task: str, manifests: Sequence[ModelManifest], *, threads: int, seconds: float = FIRST_USE_SECONDS
+) -> LatencyProfile | None:
+    """This machine's profile, after timing those of ``manifests`` it lacks at ``threads`` (about a quarter of a
+    second each, once per machine, said on stderr); None where measuring is off or nothing could be timed.
+
+    The profile is re-read just before it is saved, so two processes measuring at once keep each other's figures.
+    """
+    from edge_bml.latency_profile import LatencyProfileError, load_profile, new_profile, save_profile
+
+    if not measuring_enabled():
+        return None
+    try:
+        profile = load_profile() or new_profile()
+    except LatencyProfileError:
+        profile = new_profile()
+    missing = [m for m in manifests if profile.latency(m, threads) is None]
+    if not missing:
+        return profile
+    print(
+        f"edge-bml: timing {len(missing)} {task} variant(s) at {threads} thread(s) on this CPU, once, so that auto "
+        f"picks the fastest here ({MEASURE_ENV}=0 turns this off) ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.perf_counter()
+    fresh = new_profile()
+    measure_profile(missing, fresh, threads=(threads,), seconds=seconds)
+    try:
+        profile = load_profile() or new_profile()
+    except LatencyProfileError:
+        profile = new_profile()
+    for name, entry in fresh.latency_ms.items():
+        manifest = next(m for m in missing if m.name == name)
+        profile.record(manifest, threads, entry[f"threads_{threads}"])
+    save_profile(profile)
+    print(f"edge-bml: timed in {time.perf_counter() - started:.1f} s; saved to {profile.path}", file=sys.stderr)
+    return profile

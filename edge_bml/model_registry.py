@@ -1,10 +1,11 @@
 """Finds model variants under ``quantized_models/`` and picks one per task.
 
 ``auto`` picks, among the variants whose runtime is installed and whose measured accuracy
-passed, the one with the lowest latency at the requested thread count: measured on this machine
-where its latency profile (``edge-bml bench``) covers every candidate, else as recorded in the
-shipped manifests (measured on another CPU). Variants with no latency rank after measured ones,
-FP32 LiteRT first.
+passed, the one with the lowest latency at the requested thread count, measured on this machine: the
+first time a task is loaded here, the candidates its latency profile lacks are timed (a quarter of a
+second each) and kept in the profile (``edge-bml bench`` measures longer). With measuring off
+(``EDGE_BML_MEASURE=0``), the latencies recorded in the shipped manifests (another CPU) decide.
+Variants with no latency rank after measured ones, FP32 LiteRT first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES, Backend, is_available, open_backend
 from edge_bml.errors import EdgeBmlError, ModelNotFoundError
+from edge_bml.latency_bench import measure_on_first_use
 from edge_bml.latency_profile import LatencyProfile, LatencyProfileError, load_profile
 from edge_bml.manifest import MANIFEST_NAME, PRECISIONS, ModelManifest, load_manifest
 
@@ -155,6 +157,8 @@ def choose_variant(
             only, "only", f"the only installed {task} variant for backend={backend}, precision={precision}"
         )
     profile, problem = _this_machines_profile()
+    if profile is None or any(profile.latency(m, threads) is None for m in installed):
+        profile = measure_on_first_use(task, installed, threads=threads or 2) or profile
     measured = {m.name: profile.latency(m, threads) for m in installed} if profile is not None else {}
     if measured and all(value is not None for value in measured.values()):
 
@@ -176,7 +180,7 @@ def choose_variant(
         )
         why = (
             f"fastest of {len(installed)} by latencies measured on another CPU{missing}{problem}; "
-            "run `edge-bml bench` to pick by this machine's"
+            "measuring on first use is off (EDGE_BML_MEASURE=0): run `edge-bml bench` to pick by this machine's"
         )
 
     def rank(m: ModelManifest) -> tuple:

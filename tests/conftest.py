@@ -34,11 +34,13 @@ def ccp_val(ccp_annotations: dict, data_dir: Path) -> list[dict]:
 
 @pytest.fixture(scope="session", autouse=True)
 def own_cache_folder(tmp_path_factory):
-    """Tests never read the developer's latency profile (``edge-bml bench``): auto picks as shipped."""
+    """Tests never read the developer's latency profile (``edge-bml bench``) nor time variants on first
+    use: auto picks as shipped (tests/test_first_use_measure.py turns measuring on)."""
     import os
 
     previous = os.environ.get("EDGE_BML_CACHE")
     os.environ["EDGE_BML_CACHE"] = str(tmp_path_factory.mktemp("edge_bml_cache"))
+    os.environ.setdefault("EDGE_BML_MEASURE", "0")  # no timing on first use: choices as shipped, suite time steady
     yield
     if previous is None:
         os.environ.pop("EDGE_BML_CACHE", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from edge_bml import __version__
@@ -45,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "no_measure", False):
+        from edge_bml.latency_bench import MEASURE_ENV
+
+        os.environ[MEASURE_ENV] = "0"  # read by auto's first-use timing (edge_bml.latency_bench)
     try:
         return args.func(args)
     except EdgeBmlError as error:

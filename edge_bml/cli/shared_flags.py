@@ -12,7 +12,7 @@ PRECISIONS = ("auto", "fp32", "fp16", "int8")
 
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
-    """``--backend``, ``--precision`` and ``--threads``, with the same meaning and help everywhere."""
+    """``--backend``, ``--precision``, ``--threads`` and ``--no-measure``, with the same meaning and help everywhere."""
     parser.add_argument(
         "--backend",
         default="auto",
@@ -28,6 +28,12 @@ def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+    )
+    parser.add_argument(
+        "--no-measure",
+        action="store_true",
+        help="auto picks by the shipped latencies instead of timing the variants on this CPU on first use "
+        "(same as EDGE_BML_MEASURE=0)",
     )
 
 
