@@ -26,7 +26,18 @@ from edge_bml.stages.pose import PoseEstimator, PoseOptions
 from edge_bml.stages.pose_classifier import PoseClass, PoseClassifier, PoseClassifierOptions
 from edge_bml.timing import StageTimer
 
-STAGES = ("decode", "pose_detect", "pose_landmarks", "pose_classify", "detect", "parse", "embed", "search", "total")
+STAGES = (
+    "decode",
+    "pose_detect",
+    "pose_landmarks",
+    "pose_classify",
+    "detect",
+    "parse",
+    "crops",
+    "embed",
+    "search",
+    "total",
+)
 
 
 StageChoice = RuntimeChoice  # a per-stage override: None fields fall back to the look's choice
@@ -228,10 +239,11 @@ class LookPipeline:
         fill = self.embedder is not None and bool(self.embedder.manifest.decoder.get("foreground_fill", False))
         labels = found.names
         views = {}
-        for i, box in enumerate(found.xyxy):
-            view = article_view(image, box, labels[i], parse=parse, fill=fill)
-            if view is not None:
-                views[i] = view
+        with timer.stage("crops"):  # each article's crop, garment mask and colour
+            for i, box in enumerate(found.xyxy):
+                view = article_view(image, box, labels[i], parse=parse, fill=fill)
+                if view is not None:
+                    views[i] = view
         articles = {
             i: Article(
                 labels[i],

@@ -59,7 +59,18 @@ def test_look_returns_articles_with_matches_and_every_timing(server, photo, cata
         assert match["colour"]["hex"] == hex_colour(products[match["id"]]["colour"]), match
         assert match["colour"]["lab"] == pytest.approx(products[match["id"]]["colour"], abs=0.051)
     assert all(m["category"] == a["category"] for a in matched for m in a["matches"])
-    stages = ["decode", "pose_detect", "pose_landmarks", "pose_classify", "detect", "parse", "embed", "search", "total"]
+    stages = [
+        "decode",
+        "pose_detect",
+        "pose_landmarks",
+        "pose_classify",
+        "detect",
+        "parse",
+        "crops",
+        "embed",
+        "search",
+        "total",
+    ]
     assert list(look["timings_ms"]) == stages
     raw = httpx.post(f"{server.url}/v1/look", content=photo, headers={"content-type": "image/jpeg"}, timeout=60)
     assert raw.status_code == 200 and raw.json()["articles"]
