@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from edge_bml.cli.arg_types import non_negative_int, port_number, positive_float, positive_int
 from edge_bml.cli.look_command import add_look_options, options_from_args
@@ -66,6 +67,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="ADDRESS",
         help="a reverse proxy whose X-Forwarded-For names the client (repeatable; default: none is trusted)",
     )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin (e.g. https://shop.example) whose pages may call the API (repeatable; default: none)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -85,8 +93,15 @@ def run(args: argparse.Namespace) -> int:
         header_timeout_s=args.header_timeout,
         max_connections=args.max_connections,
         trusted_proxies=tuple(args.trusted_proxy),
+        cors_origins=tuple(args.cors_origin),
     )
     options = options_from_args(args)
+    if options.catalog is None:
+        print(
+            "edge-bml serve: no catalog given (--catalog DIR): looks come back without matches; "
+            "run `edge-bml demo` to build catalog_shards/clothing",
+            file=sys.stderr,
+        )
     pool = open_pool(options, server)  # a bad catalog or model stops here, with one line, before listening
     app = create_app(options, server, pool=pool)
     quiet_repeats()

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -34,6 +35,7 @@ from edge_bml.image_io import MAX_FILE_BYTES, read_file_bounded, sniff_format
 from edge_bml.pipeline import LookOptions, LookPipeline
 from edge_bml.server import schemas
 from edge_bml.server.metrics import ServerMetrics
+from edge_bml.server.openapi_30 import to_openapi_30
 from edge_bml.server.pipeline_pool import PipelinePool, PoolFullError
 from edge_bml.server.security_headers import FILE_POLICY, PAGE_POLICY, SecurityHeaders, inline_script_policy
 from edge_bml.timing import StageTimer
@@ -55,6 +57,7 @@ class ServerOptions:
     header_timeout_s: float = 10.0  # a request head must arrive within this (slow-header connections are closed)
     max_connections: int = 256  # connections past this are closed at once
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed (none by default)
+    cors_origins: tuple[str, ...] = ()  # web origins allowed to call the API from a browser (none by default)
 
 
 class _TooLarge(Exception):
@@ -120,17 +123,21 @@ def open_pool(look_options: LookOptions, server_options: ServerOptions | None = 
 
 
 _ERRORS = {status: {"model": schemas.Error} for status in (400, 404, 408, 413, 415, 422, 500, 503, 504)}
+# One content type for the body, so that generated clients build (openapi-python-client fails on a required
+# body of several); the raw-body form (Content-Type image/jpeg, image/png, application/octet-stream) still works.
 _LOOK_BODY = {
     "requestBody": {
         "required": True,
-        "description": "a photo (JPEG, PNG, WebP or BMP): a multipart field 'file' (or 'image'), or the raw body",
+        "description": "a photo (JPEG, PNG, WebP or BMP) as the multipart field 'file' (or 'image'); the server "
+        "also takes the photo as the raw body, with Content-Type image/jpeg, image/png or application/octet-stream",
         "content": {
             "multipart/form-data": {
-                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
             },
-            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-            "image/png": {"schema": {"type": "string", "format": "binary"}},
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         },
     }
 }
@@ -178,6 +185,14 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    fastapi_openapi = app.openapi
+
+    def openapi_30() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = to_openapi_30(fastapi_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi_30  # OpenAPI 3.0.3: the bundled Swagger UI 4 and client generators read it
     docs_page = get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="edge_bml API",
@@ -313,7 +328,12 @@ def create_app(
             }
         )
 
-    @app.get("/metrics", response_class=Response, summary="Prometheus metrics: requests, per-stage latency")
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}},
+        summary="Prometheus metrics: requests, per-stage latency",
+    )
     def metrics_text() -> Response:
         return Response(metrics.text(), media_type="text/plain; version=0.0.4")
 
@@ -338,4 +358,12 @@ def create_app(
 
     policies = {"/docs-assets/": PAGE_POLICY, "/docs": inline_script_policy(docs_page.body.decode())}
     app.add_middleware(SecurityHeaders, policies={**policies, "/v1/products/": FILE_POLICY})
+    if server_options.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(server_options.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            max_age=600,
+        )
     return app
