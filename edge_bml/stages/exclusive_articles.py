@@ -1,25 +1,11 @@
 """One garment per place: resolve detections of mutually exclusive categories on the same region.
 
-A person wears one lower-body garment at a place (pants, shorts, skirt or a dress), and a top and
-a dress do not share one box. Per-class NMS never compares such boxes, so the look could show
-``skirt 0.61`` and ``shorts 0.22`` on one pair of shorts. Here, where two boxes of an exclusive
-pair overlap at IoU > ``iou``, the higher-scored one stays and the other is demoted: its confidence
-is multiplied by ``penalty`` and kept below its category's shown threshold, so it stays out of the
-look but remains a ranked alternative (``--all-detections``, AP).
-
-Chosen on CCP val (``edge-bml evaluate detector``), not by intuition: in the ground truth of all
-804 photos only 4 of 139 exclusive-category pairs overlap at IoU > 0.5 (tops over dresses), while
-a pose band rule (both boxes cover the upper thigh or the chest) flags 20 of them (dresses over
-leggings, tops over dresses); and choosing the survivor by a pose-geometry prior (box top and
-bottom in shoulder/hip/knee/ankle units, fitted on train) picked the right garment less often than
-the detector's score (13 against 16 of 27 val conflicts with a right answer;
-``benchmarks/exclusive_rule_study.py``).
-
-A top is worn under a jacket, so the two are not exclusive; but a top box on the very place of a
-better-scored outerwear box (IoU > ``worn_over_iou``) is the jacket named twice: its crop is the
-jacket, so its matches would be tops that look like the jacket. On CCP val such top boxes were right
-7 times in 23 (outerwear under a better top: 6 in 9, so that direction stays), and CCP's truth holds
-one top/outerwear pair at IoU > 0.8 in 804 photos (``benchmarks/same_garment_study.py``).
+Where two boxes of an exclusive pair (pants, shorts, skirt or dress; top or dress) overlap at IoU > ``iou``,
+the better-scored one stays and the other is demoted below its category's shown threshold (still listed
+with ``--all-detections``). A top on the very place of a better outerwear box (IoU > ``worn_over_iou``),
+and a box lying mostly inside a better one of its own category, are demoted too. The rules and their
+settings come from the detector manifest's ``decoder.exclusive``. Why these rules: the decision record
+``docs/decisions/exclusive-articles.md``.
 """
 
 from __future__ import annotations
