@@ -115,6 +115,24 @@ class BuildOutput:
     colours: dict[str, np.ndarray]
 
 
+def _why_nothing(built: BuildOutput, source: dict) -> str:
+    """Why no product of a table made it into a catalog, in one line: how many rows were refused and why,
+    how many photos could not be read, with an example of each."""
+    where = source.get("images_dir", "the images folder")
+    parts = []
+    if built.skipped:
+        first = built.skipped[0]
+        parts.append(
+            f"{len(built.skipped)} of {len(built.skipped) + len(built.products)} rows refused (e.g. line "
+            f"{first.line}: {first.reason}; photos must lie inside --images, resolved to {where}, and a "
+            "symbolic link inside it may not point out of it)"
+        )
+    if built.failures:
+        product, error = next(iter(built.failures.items()))
+        parts.append(f"{len(built.failures)} photos unreadable (e.g. {product}: {error})")
+    return "; ".join(parts) or "the table has no product rows"
+
+
 def write_catalog(
     out: Path,
     built: BuildOutput,
@@ -142,8 +160,7 @@ def write_catalog(
     vectors, failures = built.vectors, built.failures
     kept = [p for p in built.products if p.id in vectors]
     if not kept:
-        where = source.get("images_dir", "the images folder")
-        raise CatalogError(f"no product photo under {where} could be read ({len(failures)} failed); nothing to build")
+        raise CatalogError(f"nothing to build: {_why_nothing(built, source)}")
     name, sha = embedder
     dims = int(next(iter(vectors.values())).shape[0])
     rows, shards, by_category = [], {}, {}
@@ -264,6 +281,9 @@ def build_catalog(
     check_replaceable(out, overwrite=overwrite)  # before any embedding; again under the lock at the swap
     with catalog_writer(out):
         products, skipped = read_products(items_csv, images_dir, columns=columns)
+        source = {"items_csv": str(items_csv.resolve()), "images_dir": str(images_dir.resolve())}
+        if not products:  # say why before loading anything
+            raise CatalogError(f"nothing to build: {_why_nothing(BuildOutput([], skipped, {}, {}, {}), source)}")
         name, sha = embedder_identity(embedder)
         key = {
             "embedder": sha,
@@ -284,7 +304,7 @@ def build_catalog(
             embedder=(name, sha),
             dtype=dtype,
             columns=columns,
-            source={"items_csv": str(items_csv.resolve()), "images_dir": str(images_dir.resolve())},
+            source=source,
             colour_weight=colour_weight,
             started=started,
             seconds=time.perf_counter() - clock,
