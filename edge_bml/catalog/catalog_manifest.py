@@ -59,8 +59,9 @@ def check_embedder(directory: str | Path, manifest: CatalogManifest, name: str, 
     if sha256 != manifest.embedder_sha256:
         raise CatalogEmbedderMismatchError(
             f"{directory} was built with embedder {manifest.embedder_name} ({manifest.embedder_sha256[:12]}...), "
-            f"not {name} ({sha256[:12]}...): its vectors are not comparable; use the embedder that built the "
-            "catalog (--embedder) or rebuild the catalog"
+            f"not {name} ({sha256[:12]}...): its vectors are not comparable; install the variant "
+            f"{manifest.embedder_name} that built it, or rebuild the catalog with the embedder you have "
+            "(`edge-bml catalog build ... --embedder NAME`)"
         )
 
 

@@ -60,7 +60,8 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         type=lambda text: parse_stage(text),
         metavar="NAME=BACKEND[:PRECISION[:THREADS]]",
-        help="override one stage (pose, detector, embedder), e.g. --stage pose=litert:fp32:1; repeatable",
+        help="override one stage (pose, detector; embedder: threads only), e.g. --stage pose=litert:fp32:1; "
+        "repeatable",
     )
 
 
@@ -77,8 +78,13 @@ def parse_stage(text: str) -> tuple[str, RuntimeChoice]:
         )
     parts = (spec.split(":") + ["", "", ""])[:3]
     backend, precision, threads = (p or None for p in parts)
-    if backend not in (None, "auto") + BACKEND_NAMES or precision not in (None, "auto", "fp32", "fp16", "int8"):
+    if backend not in (None, "auto") + BACKEND_NAMES or precision not in (None, "auto", "fp32", "int8"):
         raise argparse.ArgumentTypeError(f"--stage {text!r}: unknown backend or precision")
+    if name == "embedder" and (backend not in (None, "auto") or precision not in (None, "auto")):
+        raise argparse.ArgumentTypeError(
+            f"--stage {text!r}: the embedder is always the one that built the catalog (its vectors must be "
+            "comparable); only its threads can be set, e.g. --stage embedder=::1"
+        )
     if threads is not None and (not threads.isdigit() or int(threads) < 1):
         raise argparse.ArgumentTypeError(f"--stage {text!r}: threads must be a positive integer")
     return name, RuntimeChoice(backend, precision, int(threads) if threads else None)

@@ -8,7 +8,7 @@ import argparse
 from edge_bml.backends import BACKEND_NAMES
 from edge_bml.cli.arg_types import positive_int
 
-PRECISIONS = ("auto", "fp32", "fp16", "int8")
+PRECISIONS = ("auto", "fp32", "int8")  # no fp16 variant ships: it is not offered
 
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
