@@ -27,7 +27,16 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     # The ISA extensions decide which kernels run (AVX2 vs AVX-512 VNNI vs AMX): every figure names them.
     machine_info["edge_bml_machine"] = current_machine().to_json()
     machine_info["cores"] = os.cpu_count()
-    machine_info["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
+
+
+@pytest.fixture(autouse=True)
+def load_average(request):
+    """The 1-minute load average as each benchmark starts, in its ``extra_info``: it differs from run to run, so
+    in ``machine_info`` it made ``--benchmark-compare`` call every machine a different one."""
+    import os
+
+    if "benchmark" in request.fixturenames:
+        request.getfixturevalue("benchmark").extra_info["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
 
 
 # The tests' fixture: the data folder, skipping with a stated reason where it is absent.
