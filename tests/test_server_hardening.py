@@ -86,7 +86,8 @@ def test_every_product_id_reaches_its_image_through_the_url_the_look_gives(serve
         assert (answer.status_code, answer.headers["content-type"]) == (200, "image/jpeg"), odd
     look = httpx.post(f"{server.url}/v1/look", content=(data_dir / "ccp" / "photos" / "0002.jpg").read_bytes())
     urls = [m["image_url"] for a in look.json()["articles"] for m in a["matches"]]
-    assert urls and all(httpx.get(server.url + url).status_code == 200 for url in urls)
+    urls = [url for url in urls if url != "/v1/products/swapped/image"]  # its file is no image any more (404)
+    assert urls and {url: httpx.get(server.url + url).status_code for url in urls} == dict.fromkeys(urls, 200)
 
 
 def test_search_and_look_tables_print_no_terminal_escapes(catalog, data_dir, capsys):
