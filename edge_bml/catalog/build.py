@@ -128,18 +128,23 @@ def write_catalog(
     seconds: float,
     extra_metrics: dict | None = None,
     max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
+    default_where: dict[str, tuple[str, ...]] | None = None,
 ) -> CatalogManifest:
     """Per-category shards, the product table, ``build_report.json`` and ``catalog.json`` of ``out``,
     written aside and renamed into place; every engine ends here, so their catalogs are alike.
 
+    ``default_where`` is stored as the filter every search applies unless told otherwise.
+
     Raises:
         CatalogError: no product was embedded.
+        CatalogFilterError: ``default_where`` names a column the product table does not have.
     """
     vectors, failures = built.vectors, built.failures
     kept = [p for p in built.products if p.id in vectors]
     if not kept:
         where = source.get("images_dir", "the images folder")
         raise CatalogError(f"no product photo under {where} could be read ({len(failures)} failed); nothing to build")
+    check_default_where(default_where, kept)
     name, sha = embedder
     dims = int(next(iter(vectors.values())).shape[0])
     rows, shards, by_category = [], {}, {}
@@ -171,6 +176,7 @@ def write_catalog(
         metric=METRIC,
         counts={c: len(k) for c, k in sorted(by_category.items())},
         partitions=dict(sorted(partitions.items())),
+        default_where=dict(sorted((default_where or {}).items())),
         built_at=started.isoformat(timespec="seconds"),
         columns=vars(columns),
         source=source,
@@ -202,6 +208,18 @@ def write_catalog(
     return manifest
 
 
+def check_default_where(default_where: dict | None, products: list[Product]) -> None:
+    """Refuse a default filter on a column the products do not carry.
+
+    Raises:
+        CatalogFilterError: a column the product table lacks.
+    """
+    from edge_bml.catalog.attributes import AttributeIndex
+
+    columns = {c: "" for p in products for c in p.attributes}
+    AttributeIndex([{"key": 0, "attributes": columns}]).check(default_where)
+
+
 def build_catalog(
     items_csv: str | Path,
     images_dir: str | Path,
@@ -216,6 +234,7 @@ def build_catalog(
     chunk: int = CHUNK,
     colour_weight: float = DEFAULT_COLOUR_WEIGHT,
     max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
+    default_where: dict[str, tuple[str, ...]] | None = None,
 ) -> CatalogManifest:
     """Embed every product photo and write the catalog folder ``out`` (aside, then renamed).
 
@@ -225,17 +244,20 @@ def build_catalog(
     Each product's garment colour (median CIELAB of its photo's foreground) is stored with it;
     ``colour_weight`` is the catalog's default weight of colour in the ranking (``catalog.json``).
     Embeddings are cached every ``chunk`` products so ``resume`` can pick up an interrupted build;
-    ``on_progress(done, total)`` is called after each chunk.
+    ``on_progress(done, total)`` is called after each chunk. ``default_where`` (column -> values) is
+    stored in ``catalog.json`` as the attribute filter searches apply unless told otherwise.
 
     Raises:
         CatalogError: bad dtype, missing CSV, duplicate ids, or no product could be embedded.
         CatalogColumnError: a named column is missing from the CSV.
+        CatalogFilterError: ``default_where`` names a column the CSV does not have.
     """
     if dtype not in DTYPES:
         raise CatalogError(f"--dtype must be one of {DTYPES}, got {dtype!r}")
     columns = columns or ColumnMap()
     items_csv, images_dir, out = Path(items_csv), Path(images_dir), Path(out)
     products, skipped = read_products(items_csv, images_dir, columns=columns)
+    check_default_where(default_where, products)
     name, sha = embedder_identity(embedder)
     key = {
         "embedder": sha,
@@ -261,6 +283,7 @@ def build_catalog(
         started=started,
         seconds=time.perf_counter() - clock,
         max_shard_size=max_shard_size,
+        default_where=default_where,
     )
     cache.remove()
     return manifest
