@@ -439,3 +439,37 @@ def test_openapi_document_docs_offline_and_json_errors_everywhere(server, photo)
     match = next(m for a in look["articles"] for m in a["matches"])
     assert match["image_url"] == f"/v1/products/{match['id']}/image"
     assert httpx.get(f"{server.url}{match['image_url']}").status_code == 200
+
+
+def test_where_filters_by_query_or_form_and_a_missing_column_is_a_422(server, photo, catalog):
+    from collections import Counter
+
+    from edge_bml.catalog.catalog_manifest import read_products_file
+
+    rows = read_products_file(catalog)
+    kids = Counter(row["category"] for row in rows if row["attributes"]["kids"] == "True")
+    assert kids, "the small catalog should hold some children's products"
+    by_query = httpx.post(f"{server.url}/v1/look?where=kids=True", content=photo, timeout=60)
+    by_form = httpx.post(
+        f"{server.url}/v1/look",
+        files={"file": ("look.jpg", photo, "image/jpeg")},
+        data={"where": "kids=true"},
+        timeout=60,
+    )
+    for response in (by_query, by_form):
+        assert response.status_code == 200, response.text
+        articles = [a for a in response.json()["articles"] if "note" not in a or a["matches"]]
+        assert articles
+        for article in articles:
+            assert len(article["matches"]) == min(5, kids[article["category"]]), article
+            assert {m["attributes"]["kids"] for m in article["matches"]} <= {"True"}
+    missing = httpx.post(f"{server.url}/v1/look?where=gender=Women", content=photo, timeout=60)
+    assert missing.status_code == 422
+    assert missing.json()["error"].startswith("the catalog has no attribute column 'gender' to filter on")
+    malformed = httpx.post(f"{server.url}/v1/look?where=kids", content=photo, timeout=60)
+    assert malformed.status_code == 422 and "COLUMN=VALUE" in malformed.json()["error"]
+    spec = httpx.get(f"{server.url}/openapi.json").json()["paths"]["/v1/look"]["post"]
+    assert [(p["name"], p["in"]) for p in spec["parameters"]] == [("where", "query")]
+    assert "where" in spec["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    info = httpx.get(f"{server.url}/v1/catalog").json()
+    assert info["default_where"] == {} and set(info["attributes"]["kids"]) == {"True", "False"}
