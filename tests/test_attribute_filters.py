@@ -190,3 +190,24 @@ def test_search_command_filters_and_notes_an_empty_result(built, data_dir, table
     assert empty["matches"] == [] and empty["note"] == "no products in the catalog with gender=Girls"
     assert main(["search", photo, "--catalog", str(built), "--where", "size=M"]) == 2
     assert "no attribute column 'size'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("strategy", ["auto", "subset", "overfetch"])
+@pytest.mark.parametrize("exact_limit", [50_000, 10], ids=["exact shard", "HNSW shard"])
+def test_k_come_back_even_when_the_nearest_products_all_fail_the_filter(strategy, exact_limit, k, monkeypatch):
+    import edge_bml.catalog.filtered_search as filtered_search
+    from edge_bml.catalog.shards import new_index
+
+    monkeypatch.setattr(filtered_search, "EXACT_SEARCH_LIMIT", exact_limit)  # 200 vectors searched as HNSW
+    angles = np.linspace(0.0, 0.9 * np.pi, 200)
+    vectors = np.zeros((200, 16), np.float32)
+    vectors[:, 0], vectors[:, 1] = np.cos(angles), np.sin(angles)  # key i is the i-th nearest to the query
+    index = new_index(16, "f32")
+    index.add(np.arange(200, dtype=np.uint64), vectors)
+    query = np.zeros((1, 16), np.float32)
+    query[0, 0] = 1.0
+    allowed = np.arange(190, 200)  # the ten farthest pass
+    keys, scores = FilteredSearch("f32", strategy=strategy).search(index, query, allowed, k)
+    assert keys[0].tolist() == list(range(190, 190 + k))
+    assert scores[0] == pytest.approx(np.cos(angles[190 : 190 + k]), abs=1e-5)
