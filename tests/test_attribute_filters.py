@@ -62,8 +62,9 @@ def test_every_other_column_is_kept_as_an_attribute(built, table):
     with Catalog(built) as catalog:
         row = next(r for r in catalog.products.values() if r["id"] == table[1][4]["id"])
         source = table[1][4]
-        assert row["attributes"] == {"kids": source["kids"], "gender": source["gender"]}
-        assert catalog.attributes.columns == ["gender", "kids"]
+        assert row["attributes"] == {"label": source["label"], "kids": source["kids"], "gender": source["gender"]}
+        assert row["title"] == source["label"]  # the title's column is an attribute too
+        assert catalog.attributes.columns == ["gender", "kids", "label"]
         assert catalog.attributes.values("gender") == {"Women": 16, "Men": 16, "Unisex": 16}
 
 
@@ -103,6 +104,34 @@ def test_a_filter_keeping_everything_changes_nothing(built, queries):
         assert [m.ids for m in everything] == [m.ids for m in plain]
         for filtered, unfiltered in zip(everything, plain, strict=True):  # the same kernel, to float rounding
             assert [x.score for x in filtered] == pytest.approx([x.score for x in unfiltered], abs=1e-6)
+
+
+def test_a_catalog_built_before_attributes_filters_on_its_extra_and_title_columns(built, tmp_path, queries):
+    import dataclasses
+    import shutil
+
+    from edge_bml.catalog.catalog_manifest import (
+        file_records,
+        read_catalog_manifest,
+        read_products_file,
+        write_catalog_manifest,
+        write_products_file,
+    )
+
+    old = tmp_path / "old"
+    shutil.copytree(built, old)
+    rows = read_products_file(old)
+    for row in rows:  # as products.jsonl was written before: the other columns as 'extra', the title's not at all
+        attributes = row.pop("attributes")
+        row["extra"] = {c: v for c, v in attributes.items() if c != "label"}
+    write_products_file(old, rows)
+    manifest = read_catalog_manifest(old)
+    write_catalog_manifest(old, dataclasses.replace(manifest, files=file_records(old, manifest.counts)))
+    with Catalog(old) as catalog, Catalog(built) as new:
+        assert catalog.attributes.columns == ["gender", "kids", "label"]
+        where = {"label": ("Dress",), "gender": ("Men",)}
+        assert catalog.search(queries[0], k=5, where=where).ids == new.search(queries[0], k=5, where=where).ids
+        assert len(catalog.search(queries[0], k=5, where=where)) == 2
 
 
 def test_the_colour_rerank_runs_among_the_products_that_pass(built, queries):

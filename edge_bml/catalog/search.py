@@ -66,6 +66,10 @@ class Catalog:
                     f"{self.manifest.counts[category]}: the catalog is damaged; {rebuild}"
                 )
         rows = read_products_file(self.directory)
+        title_column = self.manifest.columns.get("title")
+        for row in rows:  # catalogs built before attributes: their 'extra' columns and the title's column
+            if "attributes" not in row:
+                row["attributes"] = {**row_attributes(row), **({title_column: row["title"]} if title_column else {})}
         self.products = {row["key"]: row for row in rows}
         self._has_colours = bool(rows) and all(row.get("colour") is not None for row in rows)
         self.attributes = AttributeIndex(rows)
