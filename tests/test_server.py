@@ -473,3 +473,35 @@ def test_where_filters_by_query_or_form_and_a_missing_column_is_a_422(server, ph
     assert "where" in spec["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
     info = httpx.get(f"{server.url}/v1/catalog").json()
     assert info["default_where"] == {} and set(info["attributes"]["kids"]) == {"True", "False"}
+
+
+def test_kiosk_offers_a_department_choice_from_the_catalog_attributes(server, ccp_val):
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#department:not([hidden])", timeout=30_000)
+        options = page.eval_on_selector_all("#department-choice option", "os => os.map(o => [o.text, o.value])")
+        assert options == [["Everything", "*"], ["Adults", "false"], ["Children", "true"]]
+        seen = []
+
+        def record(route):  # the kiosk's own request, passed on to the server, its answer kept
+            response = route.fetch(timeout=90_000)
+            seen.append((route.request.url, response.json()))
+            route.fulfill(response=response)
+
+        page.route("**/v1/look**", record)
+        page.select_option("#department-choice", "true")
+        page.set_input_files("#file", str(ccp_val[0]["path"]))
+        page.wait_for_selector("body[data-state=done]", timeout=90_000)
+        browser.close()
+    [(url, look)] = seen
+    assert url.endswith("/v1/look?where=kids%3Dtrue")
+    matches = [m for a in look["articles"] for m in a["matches"]]
+    assert matches and {m["attributes"]["kids"] for m in matches} == {"True"}
