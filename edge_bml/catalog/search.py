@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_bml.catalog.attributes import AttributeIndex, Where, combine, row_attributes
+from edge_bml.catalog.attributes import AttributeIndex, Where, combine, normalise, row_attributes
 from edge_bml.catalog.catalog_manifest import (
     CatalogManifest,
     check_embedder,
@@ -78,6 +78,7 @@ class Catalog:
             by_category.setdefault(row["category"], []).append(row["key"])
         self._category_keys = {c: np.asarray(sorted(keys), np.int64) for c, keys in by_category.items()}
         self._filtered = FilteredSearch(self.manifest.dtype)
+        self._allowed: dict[tuple, np.ndarray] = {}  # (category, filter) -> sorted keys that pass
         if len(self.products) != len(rows) or len(rows) != self.manifest.total:
             raise CatalogIntegrityError(
                 f"{self.directory}: products.jsonl has {len(rows)} rows ({len(self.products)} distinct keys), "
@@ -208,12 +209,15 @@ class Catalog:
     def _search_filtered(self, shards: dict, vectors: np.ndarray, *, k: int, where: Where):
         """Top ``k`` over ``shards`` among the products that pass ``where`` (keys -1 where fewer pass)."""
         stored = to_stored(vectors, self.manifest.dtype)
-        passing = self.attributes.keys(where)
-        signature = tuple(sorted((c, tuple(sorted(v.casefold() for v in vs))) for c, vs in where.items()))
+        signature = tuple(sorted((c, tuple(sorted(normalise(v) for v in vs))) for c, vs in where.items()))
         keys = np.full((len(stored), k), -1, np.int64)
         scores = np.full((len(stored), k), -np.inf, np.float32)
         for category, shard in shards.items():
-            allowed = np.intersect1d(passing, self._category_keys.get(category, []), assume_unique=True)
+            allowed = self._allowed.get((category, signature))
+            if allowed is None:
+                passing = self.attributes.keys(where)
+                allowed = np.intersect1d(passing, self._category_keys.get(category, []), assume_unique=True)
+                self._allowed[(category, signature)] = allowed
             if not len(allowed):
                 continue
             found_keys, found_scores = self._filtered.search(shard, stored, allowed, k, cache_key=(category, signature))
