@@ -240,3 +240,20 @@ def test_k_come_back_even_when_the_nearest_products_all_fail_the_filter(strategy
     keys, scores = FilteredSearch("f32", strategy=strategy).search(index, query, allowed, k)
     assert keys[0].tolist() == list(range(190, 190 + k))
     assert scores[0] == pytest.approx(np.cos(angles[190 : 190 + k]), abs=1e-5)
+
+
+@pytest.mark.parametrize("strategy", ["subset", "overfetch"])
+def test_a_partitioned_category_filters_like_one_shard(built, table, embedder, data_dir, queries, tmp_path, strategy):
+    from edge_bml.catalog.shards import PartitionedShard
+
+    split = tmp_path / "split"
+    build_catalog(table[0], data_dir / "clothing", split, embedder, columns=ColumnMap(title="label"), max_shard_size=4)
+    where = {"gender": ("Women", "Men")}
+    with Catalog(built) as whole, Catalog(split) as parts:
+        assert isinstance(parts.shards["top"], PartitionedShard)
+        parts._filtered = FilteredSearch(parts.manifest.dtype, strategy=strategy)
+        for vector in queries:
+            for category in ("top", "pants"):
+                ours = whole.search(vector, category=category, k=3, colour_weight=0, where=where)
+                theirs = parts.search(vector, category=category, k=3, colour_weight=0, where=where)
+                assert theirs.ids == ours.ids and len(theirs) == 3
