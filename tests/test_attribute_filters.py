@@ -189,6 +189,9 @@ def test_catalog_build_stores_a_default_filter_that_searches_apply_and_star_lift
     )  # fmt: skip
     assert code == 0
     assert json.loads((out / "catalog.json").read_text())["default_where"] == {"gender": ["Women"]}
+    capsys.readouterr()
+    assert main(["catalog", "info", "--catalog", str(out)]) == 0
+    assert "  default filter: gender=Women\n" in capsys.readouterr().out
     with Catalog(out) as catalog:
         assert {m.attributes["gender"] for m in catalog.search(queries[1], k=8)} == {"Women"}
         men = catalog.search(queries[1], k=8, where={"gender": ("Men",)})
