@@ -260,3 +260,17 @@ def test_a_partitioned_category_filters_like_one_shard(built, table, embedder, d
                 ours = whole.search(vector, category=category, k=3, colour_weight=0, where=where)
                 theirs = parts.search(vector, category=category, k=3, colour_weight=0, where=where)
                 assert theirs.ids == ours.ids and len(theirs) == 3
+
+
+def test_the_gathered_vectors_cache_keeps_the_latest_filters_within_its_byte_budget(monkeypatch):
+    import edge_bml.catalog.filtered_search as filtered_search
+    from edge_bml.catalog.shards import new_index
+
+    index = new_index(16, "f32")
+    index.add(np.arange(100, dtype=np.uint64), np.eye(16, dtype=np.float32)[np.arange(100) % 16] + 0.01)
+    monkeypatch.setattr(filtered_search, "CACHED_BYTES", 3 * 20 * 16 * 4)  # room for three filters of 20 vectors
+    engine = FilteredSearch("f32", strategy="subset")
+    query = np.ones((1, 16), np.float32)
+    for n in range(5):
+        engine.search(index, query, np.arange(20 * n, 20 * n + 20), 2, cache_key=("c", n))
+    assert list(engine._subsets) == [("c", 2), ("c", 3), ("c", 4)]

@@ -27,6 +27,7 @@ from edge_bml.catalog.vectors import METRIC
 STRATEGIES = ("auto", "subset", "overfetch")
 NUMPY_DTYPES = {"i8": np.int8, "f16": np.float16, "f32": np.float32}
 CACHED_SUBSETS = 64
+CACHED_BYTES = 256 * 1024 * 1024  # gathered vectors kept at most (the oldest filter goes first)
 
 
 def stored_rows(shard, keys: np.ndarray, dtype: str) -> np.ndarray:
@@ -101,7 +102,9 @@ class FilteredSearch:
             vectors = stored_rows(shard, allowed, self.dtype)
             if cache_key is not None:
                 self._subsets[cache_key] = vectors
-                while len(self._subsets) > CACHED_SUBSETS:
+                while len(self._subsets) > 1 and (
+                    len(self._subsets) > CACHED_SUBSETS or sum(v.nbytes for v in self._subsets.values()) > CACHED_BYTES
+                ):
                     self._subsets.popitem(last=False)
         else:
             self._subsets.move_to_end(cache_key)
