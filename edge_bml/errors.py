@@ -47,6 +47,10 @@ class CatalogColumnError(CatalogError, ValueError):
     """The product table lacks a column the catalog build was told to use."""
 
 
+class CatalogFilterError(CatalogError, ValueError):
+    """An attribute filter (``--where``) is malformed or names a column the catalog does not have."""
+
+
 class CatalogIntegrityError(CatalogError):
     """A catalog file differs from what ``catalog.json`` records (size, sha256 or counts): it is damaged."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_bml.catalog.attributes import Where, combine, where_text
 from edge_bml.catalog.search import Catalog
 from edge_bml.errors import EdgeBmlError
 from edge_bml.image_io import decode_image, read_image
@@ -57,6 +58,8 @@ class LookOptions:
     all_detections: also return the articles under their category's shown threshold (and those demoted as
         contradicting a better one), marked ``shown=False``; off by default, as shoppers see the look.
     stages: per-stage overrides keyed ``pose``, ``detector``, ``embedder``.
+    where: an attribute filter on the catalog's products (column -> values; AND across columns, OR within
+        one), over the catalog's own default filter column by column (``*``: any value).
     """
 
     catalog: Path | None = None
@@ -73,6 +76,7 @@ class LookOptions:
     colour_weight: float | None = None
     parser: bool = False
     all_detections: bool = False
+    where: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def runtime(self) -> RuntimeChoice:
@@ -120,7 +124,8 @@ class LookPipeline:
 
         Raises:
             ModelNotFoundError, BackendUnavailableError, ChecksumMismatchError: a model cannot be loaded.
-            CatalogError: the catalog cannot be opened; CatalogEmbedderMismatchError: its embedder differs.
+            CatalogError: the catalog cannot be opened; CatalogEmbedderMismatchError: its embedder differs;
+                CatalogFilterError: ``options.where`` names a column the catalog does not have.
             ValueError: both ``catalog`` and ``options.catalog``, or an ``embedder`` without a catalog.
         """
         from edge_bml.stages.catalog_embedder import open_catalog_embedder
@@ -153,6 +158,7 @@ class LookPipeline:
                     catalog = Catalog(options.catalog, trust=options.trust)
                     self._closers.append(catalog.close)
                 self.catalog = catalog
+                catalog.resolve_where(options.where)  # a column the catalog lacks fails here, not at a look
                 if embedder is None:
                     embedder = open_catalog_embedder(catalog, threads=options.choice("embedder").threads)
                     self._closers.append(embedder.close)
@@ -186,15 +192,25 @@ class LookPipeline:
         return choices
 
     def __call__(
-        self, photo: str | Path | bytes | np.ndarray, *, file: str | None = None, timer: StageTimer | None = None
+        self,
+        photo: str | Path | bytes | np.ndarray,
+        *,
+        file: str | None = None,
+        timer: StageTimer | None = None,
+        where: Where | None = None,
     ) -> Look:
         """The look of one photo: an RGB uint8 array, encoded image bytes, or a path.
 
-        Pass ``timer`` when the caller decoded the photo itself and timed that as ``decode``.
+        Pass ``timer`` when the caller decoded the photo itself and timed that as ``decode``. ``where``
+        (one request's attribute filter) goes over the options' filter column by column.
 
         Raises:
             ImageError: the photo cannot be decoded (or is too large).
+            CatalogFilterError: ``where`` names a column the catalog does not have.
         """
+        where = combine(self.options.where, where, drop_any=False)
+        if self.catalog is not None:
+            self.catalog.resolve_where(where)
         timer = timer or StageTimer()
         with timer.stage("decode"):
             if isinstance(photo, np.ndarray):
@@ -232,10 +248,10 @@ class LookPipeline:
         if self.parser is not None and len(found):
             with timer.stage("parse"):
                 parse = self.parser(image, person.person_box)
-        articles = self._match(image, found, shown, parse, timer)
+        articles = self._match(image, found, shown, parse, timer, where)
         return Look(**look, articles=articles, timings_ms=self._timings(timer))
 
-    def _match(self, image: np.ndarray, found, shown: np.ndarray, parse, timer: StageTimer) -> list[Article]:
+    def _match(self, image: np.ndarray, found, shown: np.ndarray, parse, timer: StageTimer, where) -> list[Article]:
         fill = self.embedder is not None and bool(self.embedder.manifest.decoder.get("foreground_fill", False))
         labels = found.names
         views = {}
@@ -273,8 +289,13 @@ class LookPipeline:
                     k=self.options.top_k,
                     colour=article.colour,
                     colour_weight=self.options.colour_weight,
+                    where=where,
                 )
-                articles[i] = dataclasses.replace(article, matches=matches)
+                note = article.note
+                if not len(matches) and self.catalog.passing_count(where, article.category) == 0:
+                    filtered = where_text(self.catalog.resolve_where(where))
+                    note = f"no {article.category} products in the catalog with {filtered}"
+                articles[i] = dataclasses.replace(article, matches=matches, note=note)
         return [articles[i] for i in range(len(found))]
 
     @staticmethod

@@ -82,7 +82,7 @@ def test_search_finds_an_item_by_its_own_photo_and_filters_by_category(built, mo
     with Catalog(out, embedder_sha256=models[0].manifest.sha256["embedder.onnx"]) as catalog:
         matches = catalog.search(vector, k=5)
         assert matches[0].id == row["id"] and matches[0].score > 0.99
-        assert matches[0].title == row["label"] and matches[0].extra == {}
+        assert matches[0].title == row["label"] and matches[0].attributes == {"label": row["label"]}
         assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
         other = next(c for c in catalog.categories if c != row["category"])
         assert {m.category for m in catalog.search(vector, category=other, k=3)} == {other}

@@ -56,7 +56,8 @@ def test_search_json_has_matches_and_timings(setup, data_dir, capsys):
     )
     result = json.loads(capsys.readouterr().out)
     assert [m["id"] for m in result["matches"]][0] == rows[0]["id"]
-    assert set(result["matches"][0]) == {"id", "score", "category", "title", "file", "colour"}
+    assert set(result["matches"][0]) == {"id", "score", "category", "title", "file", "colour", "attributes"}
+    assert result["matches"][0]["attributes"] == {"label": rows[0]["label"]}
     assert result["matches"][0]["colour"]["hex"].startswith("#") and len(result["matches"][0]["colour"]["lab"]) == 3
     assert {"decode", "embed", "search", "total"} <= set(result["timings_ms"])
 

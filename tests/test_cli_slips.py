@@ -15,7 +15,9 @@ def test_fp16_is_not_offered(capsys):
     with pytest.raises(SystemExit) as usage:
         main(["look", "photo.jpg", "--precision", "fp16"])
     assert usage.value.code == 2
-    assert "argument --precision: invalid choice: 'fp16' (choose from 'auto', 'fp32', 'int8')" in capsys.readouterr().err
+    assert (
+        "argument --precision: invalid choice: 'fp16' (choose from 'auto', 'fp32', 'int8')" in capsys.readouterr().err
+    )
 
 
 def test_the_embedder_stage_takes_threads_only():

@@ -20,7 +20,13 @@ from edge_bml.catalog.build import BuildOutput, variant_identity, write_catalog
 from edge_bml.catalog.colour_rerank import DEFAULT_COLOUR_WEIGHT
 from edge_bml.catalog.products import ColumnMap, Product
 from edge_bml.catalog.search import Catalog
-from edge_bml.errors import CatalogEmbedderMismatchError, CatalogError, InputSpecError, ManifestError
+from edge_bml.errors import (
+    CatalogEmbedderMismatchError,
+    CatalogError,
+    CatalogFilterError,
+    InputSpecError,
+    ManifestError,
+)
 from edge_bml.look import Look
 from edge_bml.manifest import ModelManifest
 from edge_bml.pipeline import LookOptions, LookPipeline
@@ -74,7 +80,8 @@ def catalog_dir(tmp_path_factory, variants) -> tuple[Path, dict[str, np.ndarray]
     for category in CATALOG_CATEGORIES:
         for k in range(PER_CATEGORY):
             key = f"{category}-{k}"
-            products.append(Product(key, category, f"{category} {k}", f"{key}.jpg", out.parent / f"{key}.jpg"))
+            gender = {"gender": "Men" if k % 2 else "Women"}
+            products.append(Product(key, category, f"{category} {k}", f"{key}.jpg", out.parent / f"{key}.jpg", gender))
             vectors[key] = unit(rng.standard_normal(EMBEDDER_DIMS))
             colours[key] = np.array([rng.uniform(20, 80), rng.uniform(-40, 40), rng.uniform(-40, 40)])
     write_catalog(
@@ -398,6 +405,31 @@ def test_each_article_is_matched_within_its_own_category_only(variants, catalog_
         assert articles["footwear"].matches[0].id == "footwear-2"
     assert not articles["bag"].matches and articles["bag"].note == "the catalog has no bag products"
     assert rig.embedder.batch_sizes == [3] and COLOURS[3] not in rig.colours.seen  # the bag is not embedded
+
+
+def test_a_filter_holds_for_every_article_a_call_may_change_it_and_an_empty_one_says_why(variants, catalog_dir):
+    catalog, vectors = catalog_dir
+    patches = [Patch((200, 250, 280, 330), COLOURS[0], "top"), Patch((200, 380, 280, 460), COLOURS[1], "pants")]
+    by_colour = {COLOURS[0]: vectors["top-0"], COLOURS[1]: vectors["pants-1"]}
+    options = LookOptions(top_k=3, colour_weight=0.0, where={"gender": ("men",)})
+    rig = make_rig(variants, patches=patches, catalog=catalog, vectors=by_colour, options=options)
+    with rig.pipeline as pipeline:
+        men = {a.category: a for a in pipeline(photo(patches)).articles}
+        women = {a.category: a for a in pipeline(photo(patches), where={"gender": ("Women",)}).articles}
+        nobody = pipeline(photo(patches), where={"gender": ("Girls",)}).articles
+        anyone = {a.category: a for a in pipeline(photo(patches), where={"gender": ("*",)}).articles}
+    assert sorted(men["top"].matches.ids) == ["top-1", "top-3"] and men["pants"].matches.ids[0] == "pants-1"
+    assert sorted(women["top"].matches.ids) == ["top-0", "top-2"] and women["top"].matches.ids[0] == "top-0"
+    assert [(len(a.matches), a.note) for a in nobody] == [
+        (0, f"no {a.category} products in the catalog with gender=Girls") for a in nobody
+    ]
+    assert len(anyone["top"].matches) == 3 and anyone["top"].matches.ids[0] == "top-0"
+
+
+def test_a_filter_on_a_column_the_catalog_lacks_stops_the_pipeline_at_load(variants, catalog_dir):
+    rig = make_rig(variants, catalog=catalog_dir[0], open_pipeline=False)
+    with pytest.raises(CatalogFilterError, match="no attribute column 'size'.*: gender"):
+        rig.open(LookOptions(where={"size": ("M",)}))
 
 
 def test_no_article_the_catalog_sells_means_no_embedder_run(variants, catalog_dir):

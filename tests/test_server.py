@@ -417,3 +417,69 @@ def test_openapi_document_docs_offline_and_json_errors_everywhere(server, photo)
     match = next(m for a in look["articles"] for m in a["matches"])
     assert match["image_url"] == f"/v1/products/{match['id']}/image"
     assert httpx.get(f"{server.url}{match['image_url']}").status_code == 200
+
+
+def test_where_filters_by_query_or_form_and_a_missing_column_is_a_422(server, photo, catalog):
+    from collections import Counter
+
+    from edge_bml.catalog.catalog_manifest import read_products_file
+
+    rows = read_products_file(catalog)
+    kids = Counter(row["category"] for row in rows if row["attributes"]["kids"] == "True")
+    assert kids, "the small catalog should hold some children's products"
+    by_query = httpx.post(f"{server.url}/v1/look?where=kids=True", content=photo, timeout=60)
+    by_form = httpx.post(
+        f"{server.url}/v1/look",
+        files={"file": ("look.jpg", photo, "image/jpeg")},
+        data={"where": "kids=true"},
+        timeout=60,
+    )
+    for response in (by_query, by_form):
+        assert response.status_code == 200, response.text
+        articles = [a for a in response.json()["articles"] if "note" not in a or a["matches"]]
+        assert articles
+        for article in articles:
+            assert len(article["matches"]) == min(5, kids[article["category"]]), article
+            assert {m["attributes"]["kids"] for m in article["matches"]} <= {"True"}
+    missing = httpx.post(f"{server.url}/v1/look?where=gender=Women", content=photo, timeout=60)
+    assert missing.status_code == 422
+    assert missing.json()["error"].startswith("the catalog has no attribute column 'gender' to filter on")
+    malformed = httpx.post(f"{server.url}/v1/look?where=kids", content=photo, timeout=60)
+    assert malformed.status_code == 422 and "COLUMN=VALUE" in malformed.json()["error"]
+    spec = httpx.get(f"{server.url}/openapi.json").json()["paths"]["/v1/look"]["post"]
+    assert [(p["name"], p["in"]) for p in spec["parameters"]] == [("where", "query")]
+    assert "where" in spec["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    info = httpx.get(f"{server.url}/v1/catalog").json()
+    assert info["default_where"] == {} and set(info["attributes"]["kids"]) == {"True", "False"}
+
+
+def test_kiosk_offers_a_department_choice_from_the_catalog_attributes(server, ccp_val):
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#department:not([hidden])", timeout=30_000)
+        options = page.eval_on_selector_all("#department-choice option", "os => os.map(o => [o.text, o.value])")
+        assert options == [["Everything", "*"], ["Adults", "false"], ["Children", "true"]]
+        seen = []
+
+        def record(route):  # the kiosk's own request, passed on to the server, its answer kept
+            response = route.fetch(timeout=90_000)
+            seen.append((route.request.url, response.json()))
+            route.fulfill(response=response)
+
+        page.route("**/v1/look**", record)
+        page.select_option("#department-choice", "true")
+        page.set_input_files("#file", str(ccp_val[0]["path"]))
+        page.wait_for_selector("body[data-state=done]", timeout=90_000)
+        browser.close()
+    [(url, look)] = seen
+    assert url.endswith("/v1/look?where=kids%3Dtrue")
+    matches = [m for a in look["articles"] for m in a["matches"]]
+    assert matches and {m["attributes"]["kids"] for m in matches} == {"True"}

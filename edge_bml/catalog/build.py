@@ -147,20 +147,24 @@ def write_catalog(
     extra_metrics: dict | None = None,
     max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
     overwrite: bool = False,
+    default_where: dict[str, tuple[str, ...]] | None = None,
 ) -> CatalogManifest:
     """Per-category shards, the product table, ``build_report.json`` and ``catalog.json`` of ``out``,
     written aside and renamed into place; every engine ends here, so their catalogs are alike.
 
     ``out`` may be a catalog (replaced whole) or an empty or missing folder; anything else only with ``overwrite``.
+    ``default_where`` is stored as the filter every search applies unless told otherwise.
 
     Raises:
         CatalogError: no product was embedded.
         CatalogOutputError: ``out`` is not a catalog folder and ``overwrite`` is off.
+        CatalogFilterError: ``default_where`` names a column the product table does not have.
     """
     vectors, failures = built.vectors, built.failures
     kept = [p for p in built.products if p.id in vectors]
     if not kept:
         raise CatalogError(f"nothing to build: {_why_nothing(built, source)}")
+    check_default_where(default_where, kept)
     name, sha = embedder
     dims = int(next(iter(vectors.values())).shape[0])
     rows, shards, by_category = [], {}, {}
@@ -192,6 +196,7 @@ def write_catalog(
         metric=METRIC,
         counts={c: len(k) for c, k in sorted(by_category.items())},
         partitions=dict(sorted(partitions.items())),
+        default_where=dict(sorted((default_where or {}).items())),
         built_at=started.isoformat(timespec="seconds"),
         columns=vars(columns),
         source=source,
@@ -239,6 +244,18 @@ def check_not_input(out: Path, *inputs: str | Path) -> None:
             raise CatalogOutputError(f"--out {out} would replace the build's own input {given}; choose another --out")
 
 
+def check_default_where(default_where: dict | None, products: list[Product]) -> None:
+    """Refuse a default filter on a column the products do not carry.
+
+    Raises:
+        CatalogFilterError: a column the product table lacks.
+    """
+    from edge_bml.catalog.attributes import AttributeIndex
+
+    columns = {c: "" for p in products for c in p.attributes}
+    AttributeIndex([{"key": 0, "attributes": columns}]).check(default_where)
+
+
 def build_catalog(
     items_csv: str | Path,
     images_dir: str | Path,
@@ -254,6 +271,7 @@ def build_catalog(
     colour_weight: float = DEFAULT_COLOUR_WEIGHT,
     max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
     overwrite: bool = False,
+    default_where: dict[str, tuple[str, ...]] | None = None,
 ) -> CatalogManifest:
     """Embed every product photo and write the catalog folder ``out`` (aside, then renamed).
 
@@ -264,7 +282,8 @@ def build_catalog(
     ``colour_weight`` is the catalog's default weight of colour in the ranking (``catalog.json``).
     Embeddings are cached every ``chunk`` products so ``resume`` can pick up an interrupted build;
     ``on_progress(done, total)`` is called after each chunk. The build holds ``out``'s writer lock
-    throughout, so another build, ``add`` or ``remove`` of the same catalog waits for it.
+    throughout, so another build, ``add`` or ``remove`` of the same catalog waits for it. ``default_where``
+    (column -> values) is stored in ``catalog.json`` as the attribute filter searches apply unless told otherwise.
 
     Raises:
         CatalogError: bad dtype, missing CSV, duplicate ids, or no product could be embedded.
@@ -272,6 +291,7 @@ def build_catalog(
         CatalogOutputError: ``out`` is the table or the images folder (or holds them), or it is a file or
             a non-empty folder without ``catalog.json`` and ``overwrite`` is off (checked before any embedding).
         CatalogBusyError: another writer held ``out`` for too long.
+        CatalogFilterError: ``default_where`` names a column the CSV does not have.
     """
     if dtype not in DTYPES:
         raise CatalogError(f"--dtype must be one of {DTYPES}, got {dtype!r}")
@@ -284,6 +304,7 @@ def build_catalog(
         source = {"items_csv": str(items_csv.resolve()), "images_dir": str(images_dir.resolve())}
         if not products:  # say why before loading anything
             raise CatalogError(f"nothing to build: {_why_nothing(BuildOutput([], skipped, {}, {}, {}), source)}")
+        check_default_where(default_where, products)
         name, sha = embedder_identity(embedder)
         key = {
             "embedder": sha,
@@ -310,6 +331,7 @@ def build_catalog(
             seconds=time.perf_counter() - clock,
             max_shard_size=max_shard_size,
             overwrite=overwrite,
+            default_where=default_where,
         )
         cache.remove()
         return manifest

@@ -41,6 +41,8 @@ class CatalogManifest:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     # {category: n} for categories split into n hash partitions (shards/<category>.<i>.usearch); others: 1.
     partitions: dict[str, int] = field(default_factory=dict)
+    # {column: [values]}: the attribute filter every search applies unless told otherwise (`--default-where`).
+    default_where: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -116,6 +118,7 @@ def read_catalog_manifest(directory: str | Path) -> CatalogManifest:
                 str(k): {"size": int(v["size"]), "sha256": str(v["sha256"])} for k, v in data.get("files", {}).items()
             },
             partitions={str(k): int(v) for k, v in data.get("partitions", {}).items()},
+            default_where={str(k): tuple(str(x) for x in v) for k, v in data.get("default_where", {}).items()},
         )
     except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as error:
         raise CatalogError(f"{path}: damaged catalog manifest: {error}") from error
@@ -245,14 +248,15 @@ def verify_catalog_files(
 
 
 def product_row(key: int, product, colour) -> dict[str, Any]:
-    """One line of ``products.jsonl``: shard key, id, category, title, file, extra and garment colour (CIELAB)."""
+    """One line of ``products.jsonl``: shard key, id, category, title, file, attributes (the table's other
+    columns) and garment colour (CIELAB)."""
     return {
         "key": int(key),
         "id": product.id,
         "category": product.category,
         "title": product.title,
         "file": product.file,
-        "extra": product.extra,
+        "attributes": product.attributes,
         "colour": [round(float(v), 2) for v in colour],
     }
 

@@ -22,7 +22,7 @@ class Match:
     category: str
     title: str
     file: str
-    extra: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)  # the product table's other columns
     colour: tuple[float, float, float] | None = None
     similarity: float | None = None
 
@@ -34,6 +34,8 @@ class Match:
             "title": self.title,
             "file": self.file,
         }
+        if self.attributes:
+            data["attributes"] = dict(self.attributes)
         if self.colour is not None:
             data["colour"] = {"hex": hex_colour(self.colour), "lab": [round(v, 1) for v in self.colour]}
         return data

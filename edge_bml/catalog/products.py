@@ -32,7 +32,7 @@ class Product:
     title: str
     file: str
     image: Path | str
-    extra: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)  # every other column of the table, by name
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def products_from_rows(
             f"{table} has no column(s) {missing}; its columns are {header} "
             "(pick others with --id-col/--file-col/--category-col/--title-col)"
         )
-    used = set(wanted)
+    core = {columns.id, columns.file, columns.category}  # every other column (the title's too) is an attribute
     products, skipped, seen = [], [], set()
     for line, row in rows:
         product_id = str(row.get(columns.id) or "").strip()
@@ -158,7 +158,7 @@ def products_from_rows(
                 title=str(row.get(columns.title) or "").strip() if columns.title else "",
                 file=file,
                 image=image,
-                extra={k: str(v) for k, v in row.items() if k not in used and k is not None},
+                attributes={k: "" if v is None else str(v) for k, v in row.items() if k not in core and k is not None},
             )
         )
     return products, skipped

@@ -169,8 +169,11 @@ def build_catalog_on_ray(
     colour_weight: float = DEFAULT_COLOUR_WEIGHT,
     max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
     overwrite: bool = False,
+    default_where: dict[str, tuple[str, ...]] | None = None,
 ) -> tuple:
     """Embed on Ray and write the catalog ``out``; returns (manifest, products per second of embedding).
+
+    ``default_where`` is stored as the catalog's default attribute filter (as ``build_catalog``).
 
     Raises:
         RayUnavailableError: Ray is not installed or the cluster cannot be reached.
@@ -245,6 +248,7 @@ def build_catalog_on_ray(
             extra_metrics={"engine": "ray", "ray_workers": options.workers, "ray_batch_size": options.batch_size},
             max_shard_size=max_shard_size,
             overwrite=overwrite,
+            default_where=default_where,
         )
         return manifest, len(products) / max(seconds, 1e-9)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_bml.catalog.attributes import AttributeIndex, Where, combine, normalise, row_attributes
 from edge_bml.catalog.catalog_manifest import (
     CatalogManifest,
     check_embedder,
@@ -15,9 +16,11 @@ from edge_bml.catalog.catalog_manifest import (
     verify_catalog_files,
 )
 from edge_bml.catalog.colour_rerank import DEFAULT_CANDIDATES, check_weight, rerank
+from edge_bml.catalog.filtered_search import FilteredSearch
 from edge_bml.catalog.matches import Match, Matches
 from edge_bml.catalog.products import confined_image
 from edge_bml.catalog.shards import PartitionedShard, open_shard, search_shards
+from edge_bml.catalog.vectors import to_stored
 from edge_bml.errors import CatalogCategoryError, CatalogError, CatalogIntegrityError
 
 
@@ -68,8 +71,19 @@ class Catalog:
                     f"{self.manifest.counts[category]}: the catalog is damaged; {rebuild}"
                 )
         rows = read_products_file(self.directory)
+        title_column = self.manifest.columns.get("title")
+        for row in rows:  # catalogs built before attributes: their 'extra' columns and the title's column
+            if "attributes" not in row:
+                row["attributes"] = {**row_attributes(row), **({title_column: row["title"]} if title_column else {})}
         self.products = {row["key"]: row for row in rows}
         self._has_colours = bool(rows) and all(row.get("colour") is not None for row in rows)
+        self.attributes = AttributeIndex(rows)
+        by_category: dict[str, list[int]] = {}
+        for row in rows:
+            by_category.setdefault(row["category"], []).append(row["key"])
+        self._category_keys = {c: np.asarray(sorted(keys), np.int64) for c, keys in by_category.items()}
+        self._filtered = FilteredSearch(self.manifest.dtype)
+        self._allowed: dict[tuple, np.ndarray] = {}  # (category, filter) -> sorted keys that pass
         if len(self.products) != len(rows) or len(rows) != self.manifest.total:
             raise CatalogIntegrityError(
                 f"{self.directory}: products.jsonl has {len(rows)} rows ({len(self.products)} distinct keys), "
@@ -123,29 +137,64 @@ class Catalog:
         k: int = 10,
         colours: np.ndarray | None = None,
         colour_weight: float | None = None,
+        where: Where | None = None,
     ) -> list[Matches]:
         """Nearest products of each row of ``vectors``, within ``category`` or across the catalog.
 
         With ``colours`` (one CIELAB colour per row, NaN rows for unknown), the nearest
         ``catalog.json``'s ``candidates`` are re-ranked so the colour counts (``colour_rerank``), with
-        ``colour_weight`` or the catalog's default weight.
+        ``colour_weight`` or the catalog's default weight. Only products that pass the attribute filter
+        ``where`` over the catalog's ``default_where`` (``resolve_where``) are returned, ``k`` of them
+        whenever ``k`` pass (``filtered_search``).
 
         Raises:
             CatalogCategoryError: ``category`` has no products in this catalog.
+            CatalogFilterError: a filter column the catalog does not have.
             CatalogError: vectors of the wrong size, ``k`` below 1, or a negative colour weight.
         """
         weight = self.colour_weight if colour_weight is None else check_weight(colour_weight)
+        where = self.resolve_where(where)
         if colours is None or weight <= 0 or not self.has_colours:
-            return self._search_vectors(vectors, category=category, k=k)
+            return self._search_vectors(vectors, category=category, k=k, where=where)
         colours = np.atleast_2d(np.asarray(colours, np.float32))
         pool = max(k, int(self.manifest.colour.get("candidates", DEFAULT_CANDIDATES)))
-        found = self._search_vectors(vectors, category=category, k=pool)
+        found = self._search_vectors(vectors, category=category, k=pool, where=where)
         return [
             Matches(matches.items[:k]) if np.isnan(colour).any() else rerank(matches, colour, weight=weight, k=k)
             for matches, colour in zip(found, colours, strict=True)
         ]
 
-    def _search_vectors(self, vectors: np.ndarray, *, category: str | None, k: int) -> list[Matches]:
+    @property
+    def default_where(self) -> dict[str, tuple[str, ...]]:
+        """The filter ``catalog build --default-where`` stored (empty: none)."""
+        return dict(self.manifest.default_where)
+
+    def resolve_where(self, where: Where | None) -> dict[str, tuple[str, ...]]:
+        """The filter a search applies: ``where`` over the catalog's default, column by column (``*`` lifts one).
+
+        Raises:
+            CatalogFilterError: a column the catalog does not have.
+        """
+        resolved = combine(self.default_where, where)
+        self.attributes.check(resolved)
+        return resolved
+
+    def passing_count(self, where: Where | None, category: str | None = None) -> int:
+        """How many products (of ``category``, or all) pass ``where`` over the catalog's default.
+
+        Raises:
+            CatalogFilterError: a column the catalog does not have.
+        """
+        where = self.resolve_where(where)
+        keys = self._category_keys.get(category, np.zeros(0, np.int64)) if category else None
+        if not where:
+            return len(keys) if keys is not None else self.manifest.total
+        passing = self.attributes.keys(where)
+        return len(passing) if keys is None else len(np.intersect1d(passing, keys, assume_unique=True))
+
+    def _search_vectors(
+        self, vectors: np.ndarray, *, category: str | None, k: int, where: Where | None = None
+    ) -> list[Matches]:
         if k < 1:
             raise CatalogError(f"top-k must be at least 1, got {k}")
         vectors = np.atleast_2d(np.asarray(vectors, np.float32))
@@ -156,8 +205,34 @@ class Catalog:
                 f"category {category!r} has no products in {self.directory}; it has {self.categories}"
             )
         shards = {category: self.shards[category]} if category is not None else self.shards
-        keys, scores = search_shards(shards, vectors, dtype=self.manifest.dtype, k=k)
+        if where:
+            keys, scores = self._search_filtered(shards, vectors, k=k, where=where)
+        else:
+            keys, scores = search_shards(shards, vectors, dtype=self.manifest.dtype, k=k)
         return [self._matches(row_keys, row_scores) for row_keys, row_scores in zip(keys, scores, strict=True)]
+
+    def _search_filtered(self, shards: dict, vectors: np.ndarray, *, k: int, where: Where):
+        """Top ``k`` over ``shards`` among the products that pass ``where`` (keys -1 where fewer pass)."""
+        stored = to_stored(vectors, self.manifest.dtype)
+        signature = tuple(sorted((c, tuple(sorted(normalise(v) for v in vs))) for c, vs in where.items()))
+        keys = np.full((len(stored), k), -1, np.int64)
+        scores = np.full((len(stored), k), -np.inf, np.float32)
+        for category, shard in shards.items():
+            allowed = self._allowed.get((category, signature))
+            if allowed is None:
+                passing = self.attributes.keys(where)
+                allowed = np.intersect1d(passing, self._category_keys.get(category, []), assume_unique=True)
+                self._allowed[(category, signature)] = allowed
+            if not len(allowed):
+                continue
+            found_keys, found_scores = self._filtered.search(shard, stored, allowed, k, cache_key=(category, signature))
+            all_keys = np.concatenate([keys, found_keys], axis=1)
+            all_scores = np.concatenate([scores, found_scores], axis=1)
+            order = np.argsort(-all_scores, axis=1, kind="stable")[:, :k]
+            keys = np.take_along_axis(all_keys, order, axis=1)
+            scores = np.take_along_axis(all_scores, order, axis=1)
+        keys[~np.isfinite(scores)] = -1
+        return keys, scores
 
     def search(
         self,
@@ -167,16 +242,19 @@ class Catalog:
         k: int = 10,
         colour: np.ndarray | None = None,
         colour_weight: float | None = None,
+        where: Where | None = None,
     ) -> Matches:
-        """Nearest products of one vector, re-ranked by ``colour`` where given (see ``search_many``).
+        """Nearest products of one vector, re-ranked by ``colour`` where given, among those passing ``where``
+        (see ``search_many``).
 
         Raises:
             CatalogCategoryError: ``category`` has no products in this catalog.
+            CatalogFilterError: a filter column the catalog does not have.
             CatalogError: a vector of the wrong size, or a negative colour weight.
         """
         colours = None if colour is None else np.asarray(colour, np.float32)[None]
         return self.search_many(
-            np.asarray(vector)[None], category=category, k=k, colours=colours, colour_weight=colour_weight
+            np.asarray(vector)[None], category=category, k=k, colours=colours, colour_weight=colour_weight, where=where
         )[0]
 
     def _matches(self, keys: np.ndarray, scores: np.ndarray) -> Matches:
@@ -192,7 +270,7 @@ class Catalog:
                     category=row["category"],
                     title=row.get("title", ""),
                     file=row.get("file", ""),
-                    extra=row.get("extra", {}),
+                    attributes=row_attributes(row),
                     colour=tuple(row["colour"]) if row.get("colour") is not None else None,
                 )
             )

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from edge_bml.catalog.attributes import parse_where, where_text
 from edge_bml.catalog.build import DEFAULT_MAX_SHARD_SIZE, build_catalog
 from edge_bml.catalog.catalog_manifest import read_catalog_manifest
 from edge_bml.catalog.colour_rerank import DEFAULT_COLOUR_WEIGHT
@@ -66,6 +67,7 @@ def _build(args: argparse.Namespace) -> int:
         batch_size=args.batch,
         max_shard_size=args.max_shard_size,
         overwrite=args.overwrite,
+        default_where=parse_where(args.default_where),
     )
     print(
         f"built {args.out}: {manifest.total} products in {len(manifest.counts)} categories, "
@@ -90,6 +92,8 @@ def _info(args: argparse.Namespace) -> int:
     )
     for category, count in manifest.counts.items():
         print(f"  {category:<12} {count}")
+    if manifest.default_where:
+        print(f"  default filter: {where_text(manifest.default_where)}")
     return 0
 
 
@@ -125,6 +129,7 @@ def _build_on_ray(args: argparse.Namespace) -> int:
         colour_weight=args.colour_weight,
         max_shard_size=args.max_shard_size,
         overwrite=args.overwrite,
+        default_where=parse_where(args.default_where),
     )
     print(
         f"built {args.out} on Ray ({args.workers} workers): {manifest.total} products in {len(manifest.counts)} "
@@ -218,6 +223,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=non_negative_float,
         default=DEFAULT_COLOUR_WEIGHT,
         help=f"default weight of the worn colour in the ranking, kept in catalog.json ({DEFAULT_COLOUR_WEIGHT})",
+    )
+    build.add_argument(
+        "--default-where",
+        action="append",
+        default=[],
+        metavar="COLUMN=V1[,V2]",
+        help="a filter every search of the catalog applies unless told otherwise (e.g. a kiosk in one "
+        "department: gender=Women,Unisex); repeatable: AND across columns, OR within one; kept in catalog.json",
     )
     build.set_defaults(func=_build)
     info = actions.add_parser("info", help="what a catalog holds")

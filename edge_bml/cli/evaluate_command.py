@@ -157,3 +157,15 @@ def run_parser(args: argparse.Namespace) -> int:
         f"{boxes['map50_fraction']:.4f} (pixel fraction)"
     )
     return 0
+
+
+def add_kind_map_flag(parser: argparse.ArgumentParser) -> None:
+    """``--kind-map FILE``: which catalog column holds the kind of garment and what each CCP label maps to."""
+    parser.add_argument(
+        "--kind-map",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="JSON mapping CCP fine labels to the catalog's kind column, for same_kind_at_5 "
+        "(default: the map shipped for the clothing catalog, column 'label')",
+    )

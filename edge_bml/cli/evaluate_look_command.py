@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edge_bml.catalog.progress import progress_callback
 from edge_bml.cli.arg_types import positive_int
-from edge_bml.cli.evaluate_command import annotations_path, evaluate_subparsers
+from edge_bml.cli.evaluate_command import add_kind_map_flag, annotations_path, evaluate_subparsers
 from edge_bml.cli.look_command import add_look_options, options_from_args
 
 
@@ -18,6 +18,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", default=None, help="only images of this split (default: all)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    add_kind_map_flag(parser)
     add_look_options(parser)
     parser.set_defaults(func=run)
 
@@ -25,15 +26,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge_bml.evaluation.detector_eval import load_annotations
     from edge_bml.evaluation.look_eval import evaluate_look
+    from edge_bml.evaluation.same_kind import load_kind_map
     from edge_bml.pipeline import LookPipeline
 
     images = load_annotations(annotations_path(args.data), split=args.split)[: args.limit]
+    kind_map = load_kind_map(args.kind_map)
 
     progress = progress_callback("evaluating")
 
     with LookPipeline(options_from_args(args)) as pipeline:
         ccp_dir = annotations_path(args.data).parent
-        result = evaluate_look(pipeline, [i["path"] for i in images], images, progress=progress, ccp_dir=ccp_dir)
+        result = evaluate_look(
+            pipeline, [i["path"] for i in images], images, progress=progress, ccp_dir=ccp_dir, kind_map=kind_map
+        )
         result["models"] = pipeline.models
     result.update(split=args.split, catalog=str(args.catalog) if args.catalog else None)
     if args.json:
@@ -56,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
         weight = args.colour_weight if args.colour_weight is not None else "the catalog's default"
         print_lookalike({**result["lookalike"], "colour_weight": weight})
+    if "same_kind" in result:
+        from edge_bml.evaluation.same_kind import print_same_kind
+
+        print_same_kind(result["same_kind"])
     for stage, figures in result["latency_ms"].items():
         print(f"  {stage:<15} p50 {figures['p50']:>7.1f} ms   p95 {figures['p95']:>7.1f} ms")
     return 0

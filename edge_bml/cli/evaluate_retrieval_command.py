@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from edge_bml.cli.arg_types import non_negative_float, positive_int
-from edge_bml.cli.evaluate_command import evaluate_subparsers
+from edge_bml.cli.evaluate_command import add_kind_map_flag, evaluate_subparsers
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,10 +16,12 @@ def run(args: argparse.Namespace) -> int:
     from edge_bml.errors import CatalogError
     from edge_bml.evaluation.lookalike import catalog_colours, lookalike_figures, lookalike_queries
     from edge_bml.evaluation.retrieval import category_precision, instance_recall, read_holdout, record_retrieval
+    from edge_bml.evaluation.same_kind import load_kind_map
     from edge_bml.runtime_choice import RuntimeChoice
     from edge_bml.stages.article_views import optional_parser
     from edge_bml.stages.catalog_embedder import open_embedder
 
+    kind_map = load_kind_map(args.kind_map)
     manifest = read_catalog_manifest(args.catalog)
     embedder = open_embedder(args.embedder, catalog=manifest, threads=args.threads)
     holdout_file = args.holdout or embedder.manifest.directory / "holdout_ids.json"
@@ -36,10 +38,12 @@ def run(args: argparse.Namespace) -> int:
                 parser.close()
         result["parser"] = parser.manifest.name if parser is not None else None
         colours = catalog_colours(catalog)
-        result.update(lookalike_figures(catalog, queries, colour_weight=args.colour_weight, colours=colours))
+        result.update(
+            lookalike_figures(catalog, queries, colour_weight=args.colour_weight, colours=colours, kind_map=kind_map)
+        )
         if args.colour_weights:
             result["lookalike_sweep"] = [
-                {k: v for k, v in lookalike_figures(catalog, queries, colour_weight=w, colours=colours).items()}
+                lookalike_figures(catalog, queries, colour_weight=w, colours=colours, kind_map=kind_map)
                 for w in args.colour_weights
             ]
         result.update(category_precision(catalog, embedder, args.queries, split=args.split, limit=args.limit))
@@ -59,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"embedder {result['embedder']} on {args.catalog}, CCP {args.split}")
     print_lookalike(result)
+    print_same_kind(result)
     for row in result.get("lookalike_sweep", []):
         print_lookalike(row)
+        print_same_kind(row)
     print(
         f"category precision@1 {result['category_precision_at_1']}  @5 {result['category_precision_at_5']} "
         f"({result['queries']['category']} crops)"
@@ -75,6 +81,14 @@ def run(args: argparse.Namespace) -> int:
         f"({result['queries']['instance']} held-out items)"
     )
     return 0
+
+
+def print_same_kind(figures: dict) -> None:
+    """The same-kind figures (``evaluation.same_kind``), where the run had a kind map."""
+    from edge_bml.evaluation.same_kind import print_same_kind as show
+
+    if "same_kind_at_5" in figures:
+        show(figures)
 
 
 def print_lookalike(figures: dict) -> None:
@@ -145,6 +159,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="W",
         help="also report the look-alike figures at each of these weights (to tune a catalog's default)",
     )
+    add_kind_map_flag(parser)
     parser.set_defaults(func=run)
     overlap = evaluate_subparsers(commands).add_parser(
         "embedder-overlap", help="top-k neighbour overlap of two catalogs of the same products (INT8 vs FP32)"

@@ -11,7 +11,7 @@ from edge_bml.backends import BACKEND_NAMES
 from edge_bml.cli.arg_types import non_negative_float, output_file, positive_int
 from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
-from edge_bml.cli.shared_flags import add_runtime_flags, add_trust_flag
+from edge_bml.cli.shared_flags import add_runtime_flags, add_trust_flag, add_where_flag
 from edge_bml.cli.terminal_text import printable
 from edge_bml.look import Look
 from edge_bml.pipeline import STAGES, LookOptions, LookPipeline
@@ -35,6 +35,7 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalog", type=Path, help="a built catalog folder (without it: no matches)")
     add_trust_flag(parser)
     parser.add_argument("--top-k", type=positive_int, default=5, help="matches per article (default 5)")
+    add_where_flag(parser)
     add_runtime_flags(parser)
     parser.add_argument("--any-shot", action="store_true", help="also look at photos that are not full shots")
     parser.add_argument(
@@ -60,8 +61,7 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         type=lambda text: parse_stage(text),
         metavar="NAME=BACKEND[:PRECISION[:THREADS]]",
-        help="override one stage (pose, detector; embedder: threads only), e.g. --stage pose=litert:fp32:1; "
-        "repeatable",
+        help="override one stage (pose, detector; embedder: threads only), e.g. --stage pose=litert:fp32:1; repeatable",
     )
 
 
@@ -91,6 +91,8 @@ def parse_stage(text: str) -> tuple[str, RuntimeChoice]:
 
 
 def options_from_args(args: argparse.Namespace) -> LookOptions:
+    from edge_bml.catalog.attributes import parse_where
+
     gate = ("full_shot", "upper_body", "lower_body") if args.any_shot else ("full_shot",)
     return LookOptions(
         catalog=args.catalog,
@@ -104,6 +106,7 @@ def options_from_args(args: argparse.Namespace) -> LookOptions:
         colour_weight=getattr(args, "colour_weight", None),
         parser=getattr(args, "parser", False),
         all_detections=getattr(args, "all_detections", False),
+        where=parse_where(getattr(args, "where", [])),
     )
 
 

@@ -45,3 +45,32 @@ def add_trust_flag(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the sha256 check of the catalog files at open; sizes are still checked",
     )
+
+
+def add_where_flag(parser: argparse.ArgumentParser) -> None:
+    """``--where COLUMN=V1[,V2]``: an attribute filter on the catalog's products, repeatable."""
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        type=where_item,
+        metavar="COLUMN=V1[,V2]",
+        help="only products whose COLUMN (a column of the product table, e.g. kids or gender) is one of the "
+        "values; repeatable: AND across columns, OR within one; COLUMN=* lifts the catalog's default filter",
+    )
+
+
+def where_item(text: str) -> str:
+    """One ``--where`` item, checked for its form (the columns are checked against the catalog later).
+
+    Raises:
+        argparse.ArgumentTypeError: not ``COLUMN=VALUE[,VALUE...]``.
+    """
+    from edge_bml.catalog.attributes import parse_where
+    from edge_bml.errors import CatalogFilterError
+
+    try:
+        parse_where([text])
+    except CatalogFilterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text

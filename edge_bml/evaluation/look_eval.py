@@ -26,6 +26,7 @@ from edge_bml.evaluation.lookalike import (
     read_label_map,
 )
 from edge_bml.evaluation.photo_retrieval import PhotoRetrievalScore
+from edge_bml.evaluation.same_kind import KindMap, SameKindScore, same_kind_score
 from edge_bml.geometry import iou_matrix
 from edge_bml.image_io import decode_timed
 from edge_bml.pipeline import STAGES, LookPipeline
@@ -34,13 +35,20 @@ from edge_bml.timing import StageTimer, latency_percentiles
 
 
 def evaluate_look(
-    pipeline: LookPipeline, images: list, annotations: list[dict], *, progress=None, ccp_dir: Path | None = None
+    pipeline: LookPipeline,
+    images: list,
+    annotations: list[dict],
+    *,
+    progress=None,
+    ccp_dir: Path | None = None,
+    kind_map: KindMap | None = None,
 ) -> dict:
     """Score ``pipeline`` on ``images`` (paths or RGB arrays) with CCP-format ``annotations`` (same order).
 
     With ``ccp_dir`` (where the annotations' ``label_map`` files are) and a catalog, the look-alike
     colour figures are added: each returned article that overlaps a labelled article of its category
-    (IoU >= 0.5) is scored on its top-5 matches as the look returned them (``evaluation.lookalike``).
+    (IoU >= 0.5) is scored on its top-5 matches as the look returned them (``evaluation.lookalike``);
+    with ``kind_map`` too, the same-kind figures of those articles (``evaluation.same_kind``).
 
     Raises:
         ValueError: images and annotations differ in length.
@@ -53,9 +61,11 @@ def evaluate_look(
     timings: dict[str, list[float]] = {stage: [] for stage in STAGES}
     gated, precisions = 0, {}
     photo_score = PhotoRetrievalScore(pipeline.catalog.categories if pipeline.catalog is not None else ())
-    lookalike = None
+    lookalike = kinds = kinds_note = None
     if ccp_dir is not None and pipeline.catalog is not None:
         lookalike = LookalikeScore(catalog_colours(pipeline.catalog))
+        if kind_map is not None:
+            kinds, kinds_note = same_kind_score(pipeline.catalog, kind_map)
         fine_ids = category_label_ids(json.loads((ccp_dir / "annotations.json").read_text()))
     for n, (image, annotation) in enumerate(zip(images, annotations), 1):
         if progress:
@@ -77,7 +87,7 @@ def evaluate_look(
         if pipeline.catalog is not None:
             _category_precision(pipeline, rgb, look, gt_boxes, gt_classes, labels, precisions)
         if lookalike is not None and "label_map" in annotation:
-            _score_lookalike(lookalike, rgb, read_label_map(ccp_dir, annotation), look, objects, fine_ids)
+            _score_lookalike(lookalike, kinds, rgb, read_label_map(ccp_dir, annotation), look, objects, fine_ids)
     summary = evaluator.summary()
     per_category = {c: round(float(np.mean(v)), 4) for c, v in sorted(precisions.items())}
     every = [x for values in precisions.values() for x in values]
@@ -92,12 +102,17 @@ def evaluate_look(
         "gated_share": round(gated / max(len(images), 1), 4),
         "photo_level": photo_score.summary() if pipeline.catalog is not None else None,
         **({"lookalike": lookalike.result()} if lookalike is not None else {}),
+        **({"same_kind": kinds.result()} if kinds is not None else {}),
+        **({"same_kind": {"same_kind_at_5": None, "same_kind_note": kinds_note}} if kinds_note else {}),
         "latency_ms": {stage: latency_percentiles(values) for stage, values in timings.items()},
     }
 
 
-def _score_lookalike(score: LookalikeScore, rgb, label_map, look, objects: list[dict], fine_ids: dict) -> None:
-    """Each returned article with matches, against the labelled article of its category it overlaps most."""
+def _score_lookalike(
+    score: LookalikeScore, kinds: SameKindScore | None, rgb, label_map, look, objects: list[dict], fine_ids: dict
+) -> None:
+    """Each returned article with matches, against the labelled article of its category it overlaps most:
+    its matches' colour and (with ``kinds``) kind."""
     for article in look.articles:
         same = [o for o in objects if o["category"] == article.category and article.category in score.colours]
         if not same or not len(article.matches):
@@ -106,6 +121,8 @@ def _score_lookalike(score: LookalikeScore, rgb, label_map, look, objects: list[
         best = int(np.argmax(overlaps[0]))
         if overlaps[0, best] < 0.5:
             continue
+        if kinds is not None:
+            kinds.add(article.category, same[best].get("fine", ()), article.matches.ids)
         truth = garment_truth_colour(rgb, label_map, fine_ids[article.category], same[best]["box"])
         if truth is not None:
             score.add(article.category, truth, article.matches.ids)

@@ -156,7 +156,7 @@ def lookalike_queries(
                 view = article_view(photo, np.asarray(obj["box"], np.float32), obj["category"], parse=parse, fill=fill)
                 truth = garment_truth_colour(photo, labels, label_ids[obj["category"]], obj["box"])
                 if view is not None and truth is not None:
-                    found.append({"category": obj["category"], "view": view, "truth": truth})
+                    found.append({"category": obj["category"], "view": view, "truth": truth, "fine": obj["fine"]})
             if found:
                 vectors = embedder.embed([q["view"].crop for q in found])
                 for query, vector in zip(found, vectors, strict=True):
@@ -167,15 +167,25 @@ def lookalike_queries(
     return queries
 
 
-def lookalike_figures(catalog, queries: list[dict], *, colour_weight: float | None, colours=None) -> dict[str, Any]:
+def lookalike_figures(
+    catalog, queries: list[dict], *, colour_weight: float | None, colours=None, kind_map=None
+) -> dict[str, Any]:
     """The look-alike figures of ``queries`` searched within their category, top 5, at ``colour_weight``
-    (None: the catalog's default)."""
+    (None: the catalog's default), with the same-kind figures (``same_kind``) where ``kind_map`` is given."""
+    from edge_bml.evaluation.same_kind import same_kind_score
+
     score = LookalikeScore(colours if colours is not None else catalog_colours(catalog))
+    kinds, note = same_kind_score(catalog, kind_map) if kind_map is not None else (None, None)
     for query in queries:
         colour = query["colour"]
         matches = catalog.search(
             query["vector"], category=query["category"], k=TOP, colour=colour, colour_weight=colour_weight
         )
         score.add(query["category"], query["truth"], matches.ids)
+        if kinds is not None:
+            kinds.add(query["category"], query.get("fine", ()), matches.ids)
     weight = catalog.colour_weight if colour_weight is None else colour_weight
-    return {"colour_weight": weight if catalog.has_colours else 0.0, **score.result()}
+    same_kind = (
+        kinds.result() if kinds is not None else ({"same_kind_at_5": None, "same_kind_note": note} if note else {})
+    )
+    return {"colour_weight": weight if catalog.has_colours else 0.0, **score.result(), **same_kind}

@@ -30,7 +30,8 @@ from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from edge_bml import __version__
-from edge_bml.errors import ImageError, ImageTooLargeError, JobTimeoutError
+from edge_bml.catalog.attributes import combine, parse_where
+from edge_bml.errors import CatalogFilterError, ImageError, ImageTooLargeError, JobTimeoutError
 from edge_bml.image_io import MAX_FILE_BYTES, read_file_bounded, sniff_format
 from edge_bml.pipeline import LookOptions, LookPipeline
 from edge_bml.server import schemas
@@ -93,17 +94,19 @@ async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     return b"".join(chunks)
 
 
-async def _upload(request: Request, limit: int, timeout_s: float) -> tuple[bytes, str]:
-    """The image bytes of a multipart ``file``/``image`` field or of the raw body, and a name."""
+async def _upload(request: Request, limit: int, timeout_s: float) -> tuple[bytes, str, list[str]]:
+    """The image bytes of a multipart ``file``/``image`` field or of the raw body, a name, and the form's
+    ``where`` fields (attribute filters)."""
     body = await _read_body(request, limit, timeout_s)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return body, "<upload>"
+        return body, "<upload>", []
     request._body = body  # starlette parses the form from the body it has already read
-    form = await request.form(max_files=1, max_fields=8)
+    form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
     upload = form.get("file") or form.get("image")
     if upload is None or isinstance(upload, str):
         raise ValueError("the multipart body has no file field named 'file' or 'image'")
-    return await upload.read(), upload.filename or "<upload>"
+    where = [str(v) for v in form.getlist("where") if isinstance(v, str)]
+    return await upload.read(), upload.filename or "<upload>", where
 
 
 def open_pool(look_options: LookOptions, server_options: ServerOptions | None = None) -> PipelinePool:
@@ -122,6 +125,13 @@ def open_pool(look_options: LookOptions, server_options: ServerOptions | None = 
     )
 
 
+MAX_FORM_FIELDS = 16
+MAX_LISTED_VALUES = 50  # /v1/catalog lists the values of attribute columns with at most this many
+_WHERE_HELP = (
+    "an attribute filter on the catalog's products, COLUMN=V1[,V2] (a column of the product table, e.g. "
+    "kids=False or gender=Women,Unisex); repeatable: AND across columns, OR within one; COLUMN=* lifts the "
+    "catalog's default filter; a column the catalog lacks is a 422"
+)
 _ERRORS = {status: {"model": schemas.Error} for status in (400, 404, 408, 413, 415, 422, 500, 503, 504)}
 # One content type for the body, so that generated clients build (openapi-python-client fails on a required
 # body of several); the raw-body form (Content-Type image/jpeg, image/png, application/octet-stream) still works.
@@ -134,12 +144,27 @@ _LOOK_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "where": {"type": "array", "items": {"type": "string"}, "description": _WHERE_HELP},
+                    },
                     "required": ["file"],
                 }
             },
         },
-    }
+    },
+    "parameters": [
+        {
+            "name": "where",
+            "in": "query",
+            "required": False,
+            "style": "form",
+            "explode": True,
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "description": _WHERE_HELP + " (also as multipart fields)",
+            "example": ["kids=False"],
+        }
+    ],
 }
 
 
@@ -221,7 +246,9 @@ def create_app(
     )
     async def look(request: Request) -> Response:
         try:
-            data, name = await _upload(request, server_options.max_upload_bytes, server_options.body_timeout_s)
+            data, name, form_where = await _upload(
+                request, server_options.max_upload_bytes, server_options.body_timeout_s
+            )
         except _TooLarge:
             return counted("look", _error(413, f"upload over {server_options.max_upload_bytes} bytes"))
         except _TooSlow:
@@ -235,11 +262,19 @@ def create_app(
             return counted("look", _error(422, "empty upload: send a JPEG, PNG, WebP or BMP photo"))
         if sniff_format(data) is None:
             return counted("look", _error(415, "not an image: send a JPEG, PNG, WebP or BMP photo"))
+        try:
+            where = parse_where(request.query_params.getlist("where") + form_where)
+            if state["pool"].any.catalog is not None:
+                state["pool"].any.catalog.resolve_where(combine(look_options.where, where, drop_any=False))
+            elif where:
+                raise CatalogFilterError("this server runs without a catalog: there is nothing to filter")
+        except CatalogFilterError as error:
+            return counted("look", _error(422, str(error)))
         timeout = server_options.job_timeout_s
         deadline = time.monotonic() + timeout
 
         def job(pipeline: LookPipeline):
-            return pipeline(data, file=name, timer=StageTimer(deadline=deadline))
+            return pipeline(data, file=name, where=where, timer=StageTimer(deadline=deadline))
 
         try:
             client = request.client.host if request.client else ""
@@ -273,6 +308,12 @@ def create_app(
             "counts": manifest.counts,
             "total": manifest.total,
             "built_at": manifest.built_at,
+            "default_where": {c: list(v) for c, v in manifest.default_where.items()},
+            "attributes": {
+                column: values
+                for column in catalog.attributes.columns
+                if len(values := catalog.attributes.values(column)) <= MAX_LISTED_VALUES
+            },
         }
         return counted("catalog", JSONResponse(summary))
 

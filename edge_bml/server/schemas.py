@@ -17,6 +17,9 @@ class Match(BaseModel):
     category: str
     title: str | None = None
     file: str | None = Field(None, description="the product photo, relative to the catalog's image folder")
+    attributes: dict[str, str] | None = Field(
+        None, description="the product table's other columns (e.g. kids, gender), which `where` filters on"
+    )
     image_url: str = Field(description="the product photo on this server: GET it as it is")
     colour: Colour | None = None
 
@@ -55,6 +58,14 @@ class CatalogSummary(BaseModel):
     counts: dict[str, int]
     total: int
     built_at: str
+    default_where: dict[str, list[str]] = Field(
+        default_factory=dict, description="the filter every look applies unless a request's `where` lifts it"
+    )
+    attributes: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="attribute columns of at most 50 values, each value with its product count (e.g. a kiosk's "
+        "department choice)",
+    )
 
 
 class Health(BaseModel):

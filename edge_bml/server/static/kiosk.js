@@ -32,11 +32,35 @@ function clearResult() {
   canvas.width = canvas.height = 0;
 }
 
+// A department choice where the catalog has a department-like attribute column (GET /v1/catalog lists
+// each column's values): department or gender values as they are, or a kids column as Adults / Children.
+// The choice goes with each photo as ?where=COLUMN=VALUE; "Everything" lifts the catalog's default filter.
+const DEPARTMENT_COLUMNS = ["department", "gender"];
+let department = null;
+
+function showDepartments(info) {
+  const attributes = info.attributes || {};
+  const column = DEPARTMENT_COLUMNS.find((c) => c in attributes) || ("kids" in attributes ? "kids" : null);
+  if (!column) return;
+  const values = Object.keys(attributes[column]);
+  const options = column === "kids"
+    ? [["Adults", "false"], ["Children", "true"]].filter(([, v]) => values.some((x) => x.toLowerCase() === v))
+    : values.map((v) => [v, v]);
+  if (options.length < 2) return;
+  const select = $("department-choice");
+  select.replaceChildren(...[["Everything", "*"], ...options].map(([text, value]) => new Option(text, value)));
+  const preset = (info.default_where || {})[column];
+  if (preset && preset.length === 1) select.value = options.find(([, v]) => v.toLowerCase() === preset[0].toLowerCase())?.[1] ?? "*";
+  department = () => `${column}=${select.value}`;
+  $("department").hidden = false;
+}
+
 async function showCatalog() {
   try {
     const response = await fetch("/v1/catalog");
     const info = await response.json();
     $("catalog").textContent = response.ok ? `${info.total} products to discover` : "";
+    if (response.ok) showDepartments(info);
   } catch (e) { $("catalog").textContent = ""; }
 }
 
@@ -170,7 +194,8 @@ async function submit(blob) {
   status("Looking at your outfit…", "working");
   let response;
   try {
-    response = await fetch("/v1/look", { method: "POST", body: blob, headers: { "Content-Type": blob.type || "application/octet-stream" } });
+    const url = department ? `/v1/look?where=${encodeURIComponent(department())}` : "/v1/look";
+    response = await fetch(url, { method: "POST", body: blob, headers: { "Content-Type": blob.type || "application/octet-stream" } });
   } catch (e) { status("The kiosk cannot reach its server. Please ask a member of staff.", "error"); return; }
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) {
