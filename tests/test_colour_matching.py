@@ -118,3 +118,19 @@ def test_a_built_catalog_stores_colours_and_search_uses_them(small_catalog):
         assert "hex" in by_colour[0].to_json()["colour"]
         with pytest.raises(CatalogError, match=">= 0"):
             catalog.search(vector, k=3, colour=target, colour_weight=-1)
+
+
+def test_the_catalogs_array_re_rank_equals_the_re_rank_of_matches(small_catalog):
+    from edge_bml.catalog.colour_rerank import rerank
+
+    rng = np.random.default_rng(5)
+    with Catalog(small_catalog) as catalog:
+        pool = int(catalog.manifest.colour["candidates"])
+        for category in catalog.categories:
+            for _ in range(10):
+                vector = rng.normal(size=catalog.manifest.dims).astype(np.float32)
+                colour = rng.uniform([20, -40, -40], [90, 40, 40]).astype(np.float32)
+                fast = catalog.search(vector, category=category, k=5, colour=colour, colour_weight=0.5)
+                candidates = catalog.search(vector, category=category, k=pool, colour_weight=0)
+                slow = rerank(candidates, colour, weight=0.5, k=5)
+                assert fast == slow

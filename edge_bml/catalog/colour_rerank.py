@@ -51,22 +51,43 @@ def check_weight(weight: float) -> float:
     return float(weight)
 
 
+def rerank_order(
+    similarities: np.ndarray, product_colours: np.ndarray, colour: np.ndarray, *, weight: float, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the best ``k`` candidates by ``cosine - weight * ΔE / 100``, and their combined scores.
+
+    ``similarities`` (n,) are the candidates' cosines, best first; ``product_colours`` (n, 3) their CIELAB
+    colours, NaN rows where unknown: those rank as if at the median distance. Where no candidate has a
+    colour (or ``weight`` is 0), the embedder's order stands.
+    """
+    similarities = np.asarray(similarities, np.float32)
+    if not len(similarities) or weight <= 0:
+        return np.arange(min(k, len(similarities))), similarities[:k]
+    distances = delta_e(product_colours, np.asarray(colour, np.float32)).astype(np.float32)
+    known = ~np.isnan(distances)
+    if not known.any():
+        return np.arange(min(k, len(similarities))), similarities[:k]
+    distances = np.where(known, distances, np.median(distances[known]))
+    scores = similarities - np.float32(weight) * distances / np.float32(100.0)
+    order = np.argsort(-scores, kind="stable")[:k]
+    return order, scores[order]
+
+
 def rerank(candidates: Matches, colour: np.ndarray, *, weight: float, k: int) -> Matches:
-    """The best ``k`` of ``candidates`` by ``cosine - weight * ΔE / 100``; products without a colour keep
-    their cosine and rank as if they were of the garment's colour distance's median."""
+    """The best ``k`` of ``candidates`` by ``cosine - weight * ΔE / 100`` (``rerank_order``)."""
     if not len(candidates) or weight <= 0:
         return Matches(candidates.items[:k])
-    distances = np.array(
-        [np.nan if m.colour is None else float(delta_e(m.colour, colour)) for m in candidates], np.float32
-    )
-    if np.isnan(distances).all():
+    product_colours = np.array(
+        [[np.nan] * 3 if m.colour is None else m.colour for m in candidates], np.float32
+    ).reshape(-1, 3)
+    if np.isnan(product_colours).all():
         return Matches(candidates.items[:k])
-    distances = np.where(np.isnan(distances), np.nanmedian(distances), distances)
-    scores = np.array([m.score for m in candidates], np.float32) - weight * distances / 100.0
-    order = np.argsort(-scores, kind="stable")[:k]
+    order, scores = rerank_order(
+        np.array([m.score for m in candidates], np.float32), product_colours, colour, weight=weight, k=k
+    )
     return Matches(
         tuple(
-            dataclasses.replace(candidates[i], score=float(scores[i]), similarity=candidates[i].score)
-            for i in order.tolist()
+            dataclasses.replace(candidates[i], score=float(score), similarity=candidates[i].score)
+            for i, score in zip(order.tolist(), scores.tolist(), strict=True)
         )
     )

@@ -15,7 +15,7 @@ from edge_bml.catalog.catalog_manifest import (
     shard_paths,
     verify_catalog_files,
 )
-from edge_bml.catalog.colour_rerank import DEFAULT_CANDIDATES, check_weight, rerank
+from edge_bml.catalog.colour_rerank import DEFAULT_CANDIDATES, check_weight, rerank_order
 from edge_bml.catalog.filtered_search import FilteredSearch
 from edge_bml.catalog.matches import Match, Matches
 from edge_bml.catalog.products import confined_image
@@ -77,6 +77,11 @@ class Catalog:
                 row["attributes"] = {**row_attributes(row), **({title_column: row["title"]} if title_column else {})}
         self.products = {row["key"]: row for row in rows}
         self._has_colours = bool(rows) and all(row.get("colour") is not None for row in rows)
+        # Each product's colour by shard key (NaN where unknown), so the colour re-rank reads an array.
+        self._colour_by_key = np.full((max((row["key"] for row in rows), default=-1) + 1, 3), np.nan, np.float32)
+        for row in rows:
+            if row.get("colour") is not None:
+                self._colour_by_key[row["key"]] = row["colour"]
         self.attributes = AttributeIndex(rows)
         by_category: dict[str, list[int]] = {}
         for row in rows:
@@ -158,11 +163,18 @@ class Catalog:
             return self._search_vectors(vectors, category=category, k=k, where=where)
         colours = np.atleast_2d(np.asarray(colours, np.float32))
         pool = max(k, int(self.manifest.colour.get("candidates", DEFAULT_CANDIDATES)))
-        found = self._search_vectors(vectors, category=category, k=pool, where=where)
-        return [
-            Matches(matches.items[:k]) if np.isnan(colour).any() else rerank(matches, colour, weight=weight, k=k)
-            for matches, colour in zip(found, colours, strict=True)
-        ]
+        keys, scores = self._search_arrays(vectors, category=category, k=pool, where=where)
+        found = []
+        for row_keys, row_scores, colour in zip(keys, scores, colours, strict=True):
+            kept = (row_keys >= 0) & (row_keys < len(self._colour_by_key))
+            row_keys, row_scores = row_keys[kept], row_scores[kept]
+            product_colours = self._colour_by_key[row_keys]
+            if np.isnan(colour).any() or np.isnan(product_colours).all():
+                found.append(self._matches(row_keys[:k], row_scores[:k]))
+                continue
+            order, combined = rerank_order(row_scores, product_colours, colour, weight=weight, k=k)
+            found.append(self._matches(row_keys[order], combined, similarities=row_scores[order]))
+        return found
 
     @property
     def default_where(self) -> dict[str, tuple[str, ...]]:
@@ -195,6 +207,13 @@ class Catalog:
     def _search_vectors(
         self, vectors: np.ndarray, *, category: str | None, k: int, where: Where | None = None
     ) -> list[Matches]:
+        keys, scores = self._search_arrays(vectors, category=category, k=k, where=where)
+        return [self._matches(row_keys, row_scores) for row_keys, row_scores in zip(keys, scores, strict=True)]
+
+    def _search_arrays(
+        self, vectors: np.ndarray, *, category: str | None, k: int, where: Where | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Keys (-1 where none) and cosines, best first, of each row of ``vectors``."""
         if k < 1:
             raise CatalogError(f"top-k must be at least 1, got {k}")
         vectors = np.atleast_2d(np.asarray(vectors, np.float32))
@@ -206,10 +225,8 @@ class Catalog:
             )
         shards = {category: self.shards[category]} if category is not None else self.shards
         if where:
-            keys, scores = self._search_filtered(shards, vectors, k=k, where=where)
-        else:
-            keys, scores = search_shards(shards, vectors, dtype=self.manifest.dtype, k=k)
-        return [self._matches(row_keys, row_scores) for row_keys, row_scores in zip(keys, scores, strict=True)]
+            return self._search_filtered(shards, vectors, k=k, where=where)
+        return search_shards(shards, vectors, dtype=self.manifest.dtype, k=k)
 
     def _search_filtered(self, shards: dict, vectors: np.ndarray, *, k: int, where: Where):
         """Top ``k`` over ``shards`` among the products that pass ``where`` (keys -1 where fewer pass)."""
@@ -257,9 +274,10 @@ class Catalog:
             np.asarray(vector)[None], category=category, k=k, colours=colours, colour_weight=colour_weight, where=where
         )[0]
 
-    def _matches(self, keys: np.ndarray, scores: np.ndarray) -> Matches:
+    def _matches(self, keys: np.ndarray, scores: np.ndarray, *, similarities: np.ndarray | None = None) -> Matches:
         found = []
-        for key, score in zip(keys.tolist(), scores.tolist(), strict=True):
+        cosines = [None] * len(keys) if similarities is None else similarities.tolist()
+        for key, score, cosine in zip(keys.tolist(), scores.tolist(), cosines, strict=True):
             row = self.products.get(key)
             if key < 0 or row is None:
                 continue
@@ -272,6 +290,7 @@ class Catalog:
                     file=row.get("file", ""),
                     attributes=row_attributes(row),
                     colour=tuple(row["colour"]) if row.get("colour") is not None else None,
+                    similarity=cosine,
                 )
             )
         return Matches(tuple(found))

@@ -390,6 +390,10 @@ def create_app(
     def redoc() -> Response:
         return RedirectResponse("/docs")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response((static / "favicon.svg").read_bytes(), media_type="image/svg+xml")
+
     @app.get("/static/{name}", include_in_schema=False)
     def asset(name: str) -> Response:
         kinds = {"kiosk.js": "text/javascript", "kiosk.css": "text/css"}

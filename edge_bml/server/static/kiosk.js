@@ -150,9 +150,25 @@ function swatch(colour) {
   return span;
 }
 
+// A product's page, where the catalog has a url column with an http(s) address; anything else is no link.
+function productUrl(match) {
+  const url = (match.attributes || {}).url;
+  if (!url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+  } catch (e) { return null; }
+}
+
 function card(match) {
-  const div = document.createElement("div");
+  const href = productUrl(match);
+  const div = document.createElement(href ? "a" : "div");
   div.className = "card";
+  if (href) {
+    div.href = href;
+    div.target = "_blank";
+    div.rel = "noopener noreferrer";
+  }
   const img = document.createElement("img");
   img.src = match.image_url || `/v1/products/${encodeURIComponent(match.id)}/image`;
   img.alt = match.title || match.id;
@@ -165,10 +181,23 @@ function card(match) {
   return div;
 }
 
+// The detector boxes each shoe; a shopper sees one row for the pair (the better-scored shoe's matches).
+function shopperRows(articles) {
+  const rows = [];
+  let shoes = null;
+  for (const article of articles) {
+    if (article.category !== "footwear") rows.push(article);
+    else if (shoes === null) { shoes = article; rows.push(article); }
+    else if (article.score > shoes.score) { rows[rows.indexOf(shoes)] = article; shoes = article; }
+  }
+  return rows;
+}
+
 function showArticles(look) {
   const box = $("articles");
   box.replaceChildren();
-  for (const article of look.articles) {
+  box.dataset.found = look.articles.length;  // articles drawn on the photo (a pair of shoes is one row)
+  for (const article of shopperRows(look.articles)) {
     const section = document.createElement("div");
     section.className = "article";
     section.dataset.category = article.category;
@@ -217,6 +246,8 @@ async function submit(blob) {
 
 $("file").addEventListener("change", (event) => { const f = event.target.files[0]; event.target.value = ""; if (f) submit(f); });
 
+// Timings are for operators: the toggle shows only on the kiosk page opened as /?operator=1.
+$("operator").hidden = new URLSearchParams(location.search).get("operator") !== "1";
 $("show-timings").addEventListener("change", (event) => { $("timings").hidden = !event.target.checked; });
 
 $("start-camera").addEventListener("click", async () => {
