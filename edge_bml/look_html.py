@@ -14,6 +14,8 @@ import numpy as np
 
 from edge_bml.colour import hex_colour
 from edge_bml.drawing import category_colour
+from edge_bml.errors import ImageError
+from edge_bml.image_io import MAX_FILE_BYTES, read_file_bounded
 from edge_bml.label_placement import face_box, place_labels
 from edge_bml.look import Look
 
@@ -29,9 +31,11 @@ def _data_uri(rgb: np.ndarray, *, max_side: int = 900) -> str:
 
 
 def _thumbnail(path: Path) -> str:
+    """A product photo as a JPEG data URI, or "" where it is no regular file (a FIFO, a device), unreadable,
+    over the file limit or not a JPEG: a thumbnail never hangs or stops the page."""
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = read_file_bounded(path, max_bytes=MAX_FILE_BYTES)
+    except ImageError:
         return ""
     return "data:image/jpeg;base64," + base64.b64encode(data).decode() if data[:3] == b"\xff\xd8\xff" else ""
 
