@@ -74,6 +74,10 @@ class CatalogOutputError(CatalogError):
     """A catalog would be written over something that is not a catalog (a file, or a folder of other files)."""
 
 
+class OutputFileError(EdgeBmlError, OSError):
+    """A result file (``--draw``, ``--html``) cannot be written where it was asked for."""
+
+
 class CatalogDiskFullError(CatalogError, OSError):
     """The disk filled up while a catalog (or its embedding cache) was written; what was written is removed."""
 

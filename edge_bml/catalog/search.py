@@ -41,11 +41,18 @@ class Catalog:
         and the product table as many rows. Catalogs built before sizes and hashes were recorded skip that file check.
 
         Raises:
-            CatalogError: not a catalog, or a shard or the product file is missing or damaged.
+            CatalogError: not a catalog, a shard or the product file is missing, damaged or unreadable.
             CatalogIntegrityError: a file differs from its record, or a shard from its count.
             CatalogEmbedderMismatchError: the catalog was built with a different embedder.
         """
         self.directory = Path(directory)
+        try:
+            self._open(embedder_sha256=embedder_sha256, view=view, trust=trust, use_stamp=use_stamp)
+        except OSError as error:  # e.g. a file the user may not read: one line, not a traceback
+            where = error.filename or self.directory
+            raise CatalogError(f"catalog {self.directory}: cannot read {where} ({error.strerror or error})") from None
+
+    def _open(self, *, embedder_sha256: str | None, view: bool, trust: bool, use_stamp: bool) -> None:
         self.manifest: CatalogManifest = read_catalog_manifest(self.directory)
         if embedder_sha256 is not None:
             check_embedder(self.directory, self.manifest, "the embedder given", embedder_sha256)
@@ -148,6 +155,7 @@ class Catalog:
     def _search_vectors(self, vectors: np.ndarray, *, category: str | None, k: int) -> list[Matches]:
         if k < 1:
             raise CatalogError(f"top-k must be at least 1, got {k}")
+        k = min(k, max(len(self.products), 1))  # never more result slots than products (a huge k allocates)
         vectors = np.atleast_2d(np.asarray(vectors, np.float32))
         if vectors.shape[1] != self.manifest.dims:
             raise CatalogError(f"query vectors have {vectors.shape[1]} dims, the catalog {self.manifest.dims}")

@@ -71,6 +71,7 @@ def catalog_writer(target: str | Path, *, wait_s: float = DEFAULT_WAIT_SECONDS) 
 
     Raises:
         CatalogBusyError: another process kept writing ``target`` for longer than ``wait_s``.
+        CatalogOutputError: the lock file cannot be made beside ``target`` (its folder cannot be written).
     """
     target = Path(os.path.abspath(target))
     key = (target, threading.get_ident())
@@ -87,9 +88,14 @@ def catalog_writer(target: str | Path, *, wait_s: float = DEFAULT_WAIT_SECONDS) 
             with _held_guard:
                 _held[key] -= 1
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
     path = lock_path(target)
-    fd = _acquire(target, path, wait_s)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = _acquire(target, path, wait_s)
+    except OSError as error:  # a folder that takes no files (/proc), or one the user may not write
+        raise CatalogOutputError(
+            f"cannot write a catalog at {target}: {error.strerror or error} ({path}); choose another --out"
+        ) from None
     try:
         try:  # who holds it, for a waiter's message; a full disk must not stop the writer here
             os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})\n".encode(), 0)

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from edge_bml.cli.arg_types import positive_int
+from edge_bml.cli.arg_types import thread_count
 from edge_bml.data_paths import catalogs_dir, data_dir
 
 
@@ -24,7 +24,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the HTML page (default out/)")
     parser.add_argument(
-        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+        "--threads", type=thread_count, default=None, help="inference threads per model (default: the runtime's)"
     )
     parser.set_defaults(func=run)
 
