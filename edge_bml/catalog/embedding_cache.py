@@ -6,6 +6,8 @@ import json
 import shutil
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +26,15 @@ class EmbeddingCache:
         self.key = key
         if not resume or self._stored_key() != key:
             shutil.rmtree(self.folder, ignore_errors=True)
-        try:
+        with self._removed_when_the_disk_is_full():
             self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / "key.json").write_text(json.dumps(key, sort_keys=True))
+
+    @contextmanager
+    def _removed_when_the_disk_is_full(self) -> Iterator[None]:
+        """Turn a full disk into ``CatalogDiskFullError``, removing the cache (a full disk keeps nothing)."""
+        try:
+            yield
         except OSError as error:
             full = disk_full(error, self.folder)
             if full is None:
@@ -86,7 +94,7 @@ class EmbeddingCache:
             CatalogDiskFullError: the disk is full (the cache is removed then).
         """
         tmp = self.folder / f"chunk_{number:06d}.tmp.npz"
-        try:
+        with self._removed_when_the_disk_is_full():
             np.savez(
                 tmp,
                 ids=np.asarray(list(vectors), dtype=str),
@@ -96,12 +104,6 @@ class EmbeddingCache:
                 failed_reasons=np.asarray(list(failures.values()), dtype=str),
             )
             tmp.replace(self.folder / f"chunk_{number:06d}.npz")
-        except OSError as error:
-            full = disk_full(error, self.folder)
-            if full is None:
-                raise
-            self.remove()
-            raise full from None
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
