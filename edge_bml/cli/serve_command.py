@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from edge_bml.cli.arg_types import non_negative_int, port_number, positive_float, positive_int
 from edge_bml.cli.look_command import add_look_options, options_from_args
@@ -87,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
         trusted_proxies=tuple(args.trusted_proxy),
     )
     options = options_from_args(args)
+    served = logging.getLogger("edge_bml.server")  # its info lines (a catalog reloaded) show, as its warnings do
+    if not served.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        served.addHandler(handler)
+        served.setLevel(logging.INFO)
     pool = open_pool(options, server)  # a bad catalog or model stops here, with one line, before listening
     app = create_app(options, server, pool=pool)
     quiet_repeats()
