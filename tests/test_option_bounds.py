@@ -43,6 +43,16 @@ def _usage_error(argv: list[str], capsys) -> str:
         (["look", PHOTO, "--html", "/proc/version"], "cannot write in /proc"),
         (["look", PHOTO, "--draw", "/dev/full"], "/dev/full is not a regular file"),
         (["look", PHOTO, "--draw", "/proc/x.png"], "cannot write in /proc"),
+        (["serve", "--workers", "100000"], "must be 1 to 64, got 100000"),
+        (["serve", "--queue", "-1"], "must be 0 to 1000, got -1"),
+        (
+            ["catalog", "build", "--images", "i", "--items", "t", "--out", "o", "--batch", "10000000"],
+            "must be 1 to 1024",
+        ),
+        (["bench", "--seconds", "nan"], "must be a number >= 0, got nan"),
+        (["bench", "--seconds", "1e9"], "must be at most 600 seconds, got 1e9"),
+        (["demo", "--count", "-3"], "must be at least 1, got -3"),
+        (["evaluate", "look", "--data", "d", "--limit", "-1"], "must be at least 1, got -1"),
     ],
 )
 def test_out_of_range_options_are_usage_errors(argv, message, capsys):

@@ -12,6 +12,12 @@ from edge_bml.runtime_choice import MAX_THREADS
 
 # Matches one command may ask for (``--top-k``): a page of results, not the whole catalog.
 MAX_TOP_K = 1000
+# Server workers (one pipeline each, about 80 MB), requests waiting beyond them, crops per batch, and a
+# benchmark's seconds per variant: past these a value is a slip, not a plan.
+MAX_WORKERS = 64
+MAX_QUEUE = 1000
+MAX_BATCH = 1024
+MAX_BENCH_SECONDS = 600.0
 
 
 def positive_int(text: str) -> int:
@@ -54,6 +60,28 @@ def top_k(text: str) -> int:
         argparse.ArgumentTypeError: not a whole number in that range.
     """
     return bounded_int(text, 1, MAX_TOP_K)
+
+
+def int_in(low: int, high: int):
+    """An argument type: a whole number from ``low`` to ``high`` (``--workers``, ``--queue``, ``--batch``)."""
+
+    def parse(text: str) -> int:
+        return bounded_int(text, low, high)
+
+    parse.__name__ = f"whole number {low}..{high}"
+    return parse
+
+
+def bench_seconds(text: str) -> float:
+    """A time budget above 0 and at most ``MAX_BENCH_SECONDS`` (``bench --seconds``).
+
+    Raises:
+        argparse.ArgumentTypeError: not a finite number in that range.
+    """
+    value = positive_float(text)
+    if value > MAX_BENCH_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_BENCH_SECONDS:g} seconds, got {text}")
+    return value
 
 
 def _whole_number(text: str) -> int:

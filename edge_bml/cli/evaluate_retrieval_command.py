@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edge_bml.cli.arg_types import non_negative_float, thread_count, top_k
+from edge_bml.cli.arg_types import non_negative_float, positive_int, thread_count, top_k
 from edge_bml.cli.evaluate_command import evaluate_subparsers
 
 
@@ -122,7 +122,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the catalog's)")
     parser.add_argument("--holdout", type=Path, help="holdout_ids.json (default: beside the embedder)")
     parser.add_argument("--no-instance", action="store_true", help="skip the instance-retrieval part")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images / held-out items")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N images / held-out items")
     parser.add_argument(
         "--threads", type=thread_count, default=None, help="inference threads per model (default: the runtime's)"
     )
