@@ -73,14 +73,15 @@ def test_a_small_catalog_is_read_into_memory_and_survives_a_truncated_shard(tmp_
 def served(data_dir, tmp_path_factory):
     pytest.importorskip("uvicorn")
     from edge_bml.pipeline import LookOptions
-    from edge_bml.server.app import ServerOptions, create_app
+    from edge_bml.server.app import ServerOptions, create_app, open_pool
     from tests.look_fixtures import build_small_catalog
     from tests.loopback_server import LoopbackServer
 
     catalog = build_small_catalog(data_dir, tmp_path_factory.mktemp("live") / "small", per_category=2)
-    app = create_app(LookOptions(catalog=catalog, threads=1), ServerOptions(workers=1, queue_size=2))
-    with LoopbackServer(app) as server:
-        yield server, catalog
+    options, limits = LookOptions(catalog=catalog, threads=1), ServerOptions(workers=1, queue_size=2)
+    pool = open_pool(options, limits)
+    with LoopbackServer(create_app(options, limits, pool=pool)) as server:
+        yield server, catalog, pool
 
 
 def test_the_server_answers_with_a_product_added_while_it_serves(served, data_dir, tmp_path, ccp_val):
@@ -89,7 +90,8 @@ def test_the_server_answers_with_a_product_added_while_it_serves(served, data_di
     from edge_bml.catalog.catalog_manifest import read_products_file
     from edge_bml.cli.main import main
 
-    server, catalog = served
+    server, catalog, pool = served
+    opened = pool.any.catalog
     before = httpx.get(f"{server.url}/v1/catalog").json()["total"]
     held = {row["id"] for row in read_products_file(catalog)}
     with open(data_dir / "clothing" / "items.csv", newline="") as handle:
@@ -112,6 +114,8 @@ def test_the_server_answers_with_a_product_added_while_it_serves(served, data_di
     assert httpx.get(f"{server.url}/healthz").json()["catalog"]["products"] == before + 1
     photo = ccp_val[0]["path"].read_bytes()
     assert httpx.post(f"{server.url}/v1/look", content=photo, timeout=60).status_code == 200  # on the new catalog
+    assert pool.any.catalog.manifest.total == before + 1
+    assert opened.shards == {}  # the worker closed the catalog it had opened itself: its old files are let go
     print(f"served the added product {seconds:.1f} s after `catalog add` ended")
 
 
@@ -122,6 +126,9 @@ def test_every_worker_takes_the_new_catalog_before_its_next_job():
 
     class Pipeline:
         catalog = "opened"
+
+        def use_catalog(self, catalog) -> None:
+            self.catalog = catalog
 
         def close(self) -> None:
             pass

@@ -190,7 +190,8 @@ class PipelinePool:
                     return
                 request = self._next()
                 if applied != self._catalog_version:
-                    pipeline.catalog, applied = self._catalog, self._catalog_version
+                    pipeline.use_catalog(self._catalog)
+                    applied = self._catalog_version
             result, error = None, None
             try:
                 result = request.job(pipeline)
