@@ -201,6 +201,28 @@ def test_a_full_disk_while_caching_embeddings_is_one_line_and_leaves_nothing(tmp
     assert _leftovers(tmp_path) == []
 
 
+def test_a_full_disk_during_catalog_add_is_one_line_and_keeps_the_catalog(tmp_path, source, monkeypatch, capsys):
+    from edge_bml.catalog.catalog_manifest import verify_catalog_files
+
+    items, images = source
+    _table(items)
+    assert _build(source, tmp_path / "cat") == 0
+    more = tmp_path / "more.csv"
+    more.write_text("id,file,category\np9,p0.jpg,top\n")
+
+    def full(directory, rows):
+        raise OSError(errno.ENOSPC, "No space left on device", str(directory / "products.jsonl"))
+
+    monkeypatch.setattr("edge_bml.catalog.edit.write_products_file", full)
+    add = ["catalog", "add", "--catalog", str(tmp_path / "cat"), "--items", str(more), "--images", str(images)]
+    assert main(add) == 2
+    assert "disk full while writing" in _error_line(capsys)
+    assert _leftovers(tmp_path) == ["cat", "more.csv"]
+    with Catalog(tmp_path / "cat") as catalog:
+        assert catalog.manifest.total == 4
+        verify_catalog_files(tmp_path / "cat", catalog.manifest, hashes=True, use_stamp=False)
+
+
 # After the build: the catalog's photos may have become loops or FIFOs; look --html must neither crash nor hang.
 
 

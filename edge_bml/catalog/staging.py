@@ -251,7 +251,7 @@ def disk_full(error: BaseException, target: Path) -> CatalogDiskFullError | None
         return None
     where = getattr(error, "filename", None) or target
     return CatalogDiskFullError(
-        f"disk full while writing {where}; nothing was kept: free some space on {target.parent} and build again"
+        f"disk full while writing {where}; nothing was kept: free some space on {target.parent} and try again"
     )
 
 
