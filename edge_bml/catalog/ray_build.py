@@ -222,22 +222,22 @@ def build_catalog_on_ray(
                 where = f"reach the Ray cluster at {options.address}" if options.address else "start a local Ray"
                 raise RayUnavailableError(f"cannot {where}: {error}") from error
         try:
-            clock = time.perf_counter()
-            rows = [{"id": p.id, "image": str(p.image)} for p in products]
-            dataset = ray.data.from_items(rows, override_num_blocks=max(options.workers * 4, 1))
-            embedded = dataset.map_batches(
-                _EmbedActor,
-                fn_constructor_args=(str(embedder_manifest.directory), dims),
-                compute=ray.data.ActorPoolStrategy(size=options.workers),
-                batch_size=options.batch_size,
-                num_cpus=1,
-            )
             try:
+                clock = time.perf_counter()
+                rows = [{"id": p.id, "image": str(p.image)} for p in products]
+                dataset = ray.data.from_items(rows, override_num_blocks=max(options.workers * 4, 1))
+                embedded = dataset.map_batches(
+                    _EmbedActor,
+                    fn_constructor_args=(str(embedder_manifest.directory), dims),
+                    compute=ray.data.ActorPoolStrategy(size=options.workers),
+                    batch_size=options.batch_size,
+                    num_cpus=1,
+                )
                 embedded.write_parquet(str(parts))
+                seconds = time.perf_counter() - clock
             finally:
                 if own_cluster:
                     ray.shutdown()
-            seconds = time.perf_counter() - clock
         except Exception as error:
             shutil.rmtree(parts, ignore_errors=True)
             full = disk_full(error, out)
