@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge_bml.errors import OutputFileError
 from edge_bml.label_placement import face_box, place_labels
 from edge_bml.stages.pose import SKELETON, PersonPose
 
@@ -33,13 +35,33 @@ def draw_pose(image: np.ndarray, pose: PersonPose, *, min_visibility: float = 0.
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> None:
-    """Write an RGB image as PNG (or any format OpenCV infers from the suffix).
+    """Write an RGB image as PNG (or JPEG, WebP, BMP by the suffix), aside and then renamed into place.
 
     Raises:
-        OSError: the file cannot be written.
+        OutputFileError: the file cannot be written.
     """
-    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"cannot write image {path}")
+    path = Path(path)
+    suffix = path.suffix.lower() if path.suffix.lower() in (".jpg", ".jpeg", ".webp", ".bmp") else ".png"
+    ok, data = cv2.imencode(suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OutputFileError(f"cannot encode the picture for {path}")
+    write_atomically(path, data.tobytes())
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place.
+
+    Raises:
+        OutputFileError: the folder takes no new file, the disk is full, or ``path`` is a folder.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise OutputFileError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 PALETTE = (

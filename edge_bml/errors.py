@@ -78,5 +78,13 @@ class CatalogOutputError(CatalogError):
     """A catalog would be written over something that is not a catalog (a file, or a folder of other files)."""
 
 
+class OutputFileError(EdgeBmlError, OSError):
+    """A result file (``--draw``, ``--html``) cannot be written where it was asked for."""
+
+
+class CatalogDiskFullError(CatalogError, OSError):
+    """The disk filled up while a catalog (or its embedding cache) was written; what was written is removed."""
+
+
 class JobTimeoutError(EdgeBmlError):
     """A look ran past its deadline (a server's ``--job-timeout``) and was stopped."""

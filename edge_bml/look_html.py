@@ -13,7 +13,9 @@ import cv2
 import numpy as np
 
 from edge_bml.colour import hex_colour
-from edge_bml.drawing import category_colour
+from edge_bml.drawing import category_colour, write_atomically
+from edge_bml.errors import ImageError
+from edge_bml.image_io import MAX_FILE_BYTES, read_file_bounded
 from edge_bml.label_placement import face_box, place_labels
 from edge_bml.look import Look
 
@@ -29,9 +31,11 @@ def _data_uri(rgb: np.ndarray, *, max_side: int = 900) -> str:
 
 
 def _thumbnail(path: Path) -> str:
+    """A product photo as a JPEG data URI, or "" where it is no regular file (a FIFO, a device), unreadable,
+    over the file limit or not a JPEG: a thumbnail never hangs or stops the page."""
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = read_file_bounded(path, max_bytes=MAX_FILE_BYTES)
+    except ImageError:
         return ""
     return "data:image/jpeg;base64," + base64.b64encode(data).decode() if data[:3] == b"\xff\xd8\xff" else ""
 
@@ -101,12 +105,14 @@ vertical-align:-.1em}"""
 
 
 def write_look_html(path: str | Path, sections: list[str], *, title: str = "edge_bml looks") -> None:
-    """Write the sections as one page (atomically: a temporary file renamed into place)."""
+    """Write the sections as one page (atomically: a temporary file renamed into place).
+
+    Raises:
+        OutputFileError: the page cannot be written there.
+    """
     path = Path(path)
     page = (
         f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>"
     )
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, page.encode("utf-8"))

@@ -23,6 +23,8 @@ SCHEMA_VERSION = 1
 TASKS = ("pose_detection", "pose_landmarks", "detector", "embedder", "parser")
 FORMATS = {"tflite": ".tflite", "onnx": ".onnx", "openvino": ".xml"}
 PRECISIONS = ("fp32", "fp16", "int8")
+# Largest model input side a manifest may give (pixels); a zero or huge size is a damaged manifest.
+MAX_INPUT_SIDE = 8192
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,13 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _check_inside(name: str, directory: Path, where: str) -> None:
+    """Refuse a model file name that is absolute or climbs out of the variant's folder (``../../x``)."""
+    path = Path(name)
+    if not name or path.is_absolute() or ".." in path.parts or "\x00" in name:
+        raise ManifestError(f"{where}: file {name!r} must be a plain name inside the variant's folder")
+
+
 def _require(data: dict, key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if key not in data:
         raise ManifestError(f"{where}: missing field {key!r}")
@@ -184,6 +193,17 @@ def parse_manifest(data: dict[str, Any], directory: Path) -> ModelManifest:
     sha256 = _require(data, "sha256", dict, where)
     if model_file not in sha256:
         raise ManifestError(f"{where}: sha256 has no entry for the model file {model_file!r}")
+    for name in sha256:
+        _check_inside(name, directory, where)
+    for key in ("outputs", "decoder", "source", "metrics"):
+        if not isinstance(data.get(key, {}), dict):
+            raise ManifestError(f"{where}: field {key!r} must be a JSON object, got {type(data[key]).__name__}")
+    for key in ("validation", "latency_ms"):
+        if not isinstance(data.get("metrics", {}).get(key, {}), dict):
+            raise ManifestError(f"{where}: metrics.{key} must be a JSON object")
+    labels = data.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise ManifestError(f"{where}: field 'labels' must be a list of strings")
     raw_input = _require(data, "input", dict, where)
     try:
         input_spec = InputSpec(
@@ -197,8 +217,16 @@ def parse_manifest(data: dict[str, Any], directory: Path) -> ModelManifest:
             dtype=raw_input.get("dtype", "float32"),
             name=raw_input.get("name"),
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise ManifestError(f"{where}: bad input spec: {error}") from error
+    for side in (input_spec.width, input_spec.height):
+        if not 1 <= side <= MAX_INPUT_SIDE:
+            raise ManifestError(f"{where}: input width and height must be 1 to {MAX_INPUT_SIDE}, got {side}")
+    if len(input_spec.mean) != 3 or len(input_spec.std) != 3:
+        raise ManifestError(f"{where}: input mean and std must hold 3 numbers (R, G, B)")
+    for key in ("layout", "color", "resize", "dtype"):
+        if not isinstance(getattr(input_spec, key), str):
+            raise ManifestError(f"{where}: input {key} must be a string")
     if input_spec.layout not in ("NHWC", "NCHW") or input_spec.color not in ("RGB", "BGR"):
         raise ManifestError(f"{where}: layout must be NHWC/NCHW and color RGB/BGR")
     if any(s == 0 for s in input_spec.std):
@@ -251,8 +279,10 @@ def load_manifest(directory: str | Path) -> ModelManifest:
         raise ModelNotFoundError(f"no {MANIFEST_NAME} in {directory}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ManifestError(f"{path}: not valid JSON: {error}") from error
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise ManifestError(f"{path}: not valid JSON: {str(error)[:200]}") from None
+    except OSError as error:
+        raise ManifestError(f"{path}: cannot be read ({error.strerror or error})") from None
     return parse_manifest(data, directory)
 
 

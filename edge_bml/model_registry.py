@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES, Backend, is_available, open_backend
-from edge_bml.errors import EdgeBmlError, ModelNotFoundError
+from edge_bml.errors import EdgeBmlError, ManifestError, ModelNotFoundError
 from edge_bml.latency_bench import measure_on_first_use
 from edge_bml.latency_profile import LatencyProfile, LatencyProfileError, load_profile
 from edge_bml.manifest import MANIFEST_NAME, PRECISIONS, ModelManifest, load_manifest
@@ -42,12 +43,28 @@ def models_dir() -> Path:
     raise ModelNotFoundError("no quantized_models directory found; set EDGE_BML_MODELS to a folder of models")
 
 
+_warned: set[str] = set()  # broken manifests already reported in this process
+
+
 def list_manifests(root: str | Path | None = None) -> list[ModelManifest]:
-    """Every valid manifest one level below ``root``, sorted by name."""
+    """Every valid manifest one level below ``root``, sorted by name.
+
+    A broken one (bad JSON, a missing or wrong field) is skipped with one warning line on stderr, once
+    per process: a damaged variant nobody asked for must not stop every command. Naming it (a folder
+    given to ``load_manifest``) still raises its ``ManifestError``.
+    """
     root = Path(root) if root is not None else models_dir()
     found = []
     for manifest_path in sorted(root.glob(f"*/{MANIFEST_NAME}")):
-        found.append(load_manifest(manifest_path.parent))
+        try:
+            found.append(load_manifest(manifest_path.parent))
+        except ManifestError as error:
+            if str(manifest_path) not in _warned:
+                _warned.add(str(manifest_path))
+                print(
+                    f"edge-bml: warning: skipped the model variant {manifest_path.parent.name}: {error}",
+                    file=sys.stderr,
+                )
     return found
 
 

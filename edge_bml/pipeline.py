@@ -303,6 +303,17 @@ class LookPipeline:
         measured = timer.as_dict()
         return {stage: measured.get(stage, 0.0) for stage in STAGES}
 
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Search ``catalog`` from the next look on (an open catalog, possibly shared, that this pipeline
+        does not close; a server's reload). A catalog this pipeline opened itself is closed here, so its
+        memory-mapped files, already replaced on disk, are let go. The embedder stays: ``catalog`` must be
+        this embedder's (``Catalog.check_embedder``)."""
+        old = self.catalog
+        if old is not None and old.close in self._closers:
+            self._closers.remove(old.close)
+            old.close()
+        self.catalog = catalog
+
     def close(self) -> None:
         """Release every model and the catalog."""
         while self._closers:

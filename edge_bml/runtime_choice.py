@@ -12,6 +12,9 @@ from edge_bml.backends import BACKEND_NAMES
 from edge_bml.errors import BackendUnavailableError
 
 PRECISIONS = ("auto", "fp32", "fp16", "int8")
+# Inference threads per model at most: far past any CPU this runs on, and far below the counts that make a
+# runtime crash or hang creating its thread pool.
+MAX_THREADS = 256
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,7 @@ class RuntimeChoice:
     """``backend`` (litert, onnxruntime, openvino or auto), ``precision`` (fp32, fp16, int8 or auto), ``threads``.
 
     Raises:
-        BackendUnavailableError: an unknown backend or precision, or threads below 1.
+        BackendUnavailableError: an unknown backend or precision, or threads outside 1..MAX_THREADS.
     """
 
     backend: str | None = None
@@ -31,8 +34,8 @@ class RuntimeChoice:
             raise BackendUnavailableError(f"unknown backend {self.backend!r}; choose one of {BACKEND_NAMES} or auto")
         if self.precision not in (None, *PRECISIONS):
             raise BackendUnavailableError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
-        if self.threads is not None and self.threads < 1:
-            raise BackendUnavailableError(f"threads must be at least 1, got {self.threads}")
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            raise BackendUnavailableError(f"threads must be 1 to {MAX_THREADS}, got {self.threads}")
 
     def over(self, base: RuntimeChoice) -> RuntimeChoice:
         """This choice where it says something, ``base`` where it does not."""

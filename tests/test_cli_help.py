@@ -36,15 +36,15 @@ def test_catalog_info_takes_catalog_like_every_command(tmp_path, capsys):
 
 
 def test_top_k_and_port_are_checked_before_any_model_loads(capsys):
-    for argv in (
-        ["look", "x.jpg", "--top-k", "0"],
-        ["serve", "--port", "-1"],
-        ["search", "x.jpg", "--catalog", "c", "--top-k", "0"],
+    for argv, message in (
+        (["look", "x.jpg", "--top-k", "0"], "must be 1 to 1000, got 0"),
+        (["serve", "--port", "-1"], "must be at least 1"),
+        (["search", "x.jpg", "--catalog", "c", "--top-k", "0"], "must be 1 to 1000, got 0"),
     ):
         with pytest.raises(SystemExit) as stop:
             build_parser().parse_args(argv)
         assert stop.value.code == 2
-        assert "must be at least 1" in capsys.readouterr().err
+        assert message in capsys.readouterr().err
 
 
 def test_a_backend_without_pose_models_suggests_a_stage_override(capsys):

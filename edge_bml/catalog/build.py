@@ -29,7 +29,7 @@ from edge_bml.catalog.shards import PartitionedShard, new_index, shard_parts
 from edge_bml.catalog.staging import catalog_writer, check_replaceable, staged_directory
 from edge_bml.catalog.vectors import DTYPES, METRIC, to_stored
 from edge_bml.colour import median_lab
-from edge_bml.errors import CatalogError, CatalogOutputError, ImageError
+from edge_bml.errors import CatalogDiskFullError, CatalogError, CatalogOutputError, ImageError
 from edge_bml.foreground import neutral_fill, product_foreground
 from edge_bml.image_io import read_image
 from edge_bml.manifest import sha256_file, write_json_atomic
@@ -292,6 +292,7 @@ def build_catalog(
             a non-empty folder without ``catalog.json`` and ``overwrite`` is off (checked before any embedding).
         CatalogBusyError: another writer held ``out`` for too long.
         CatalogFilterError: ``default_where`` names a column the CSV does not have.
+        CatalogDiskFullError: the disk filled up; the staging folder and the embedding cache are removed.
     """
     if dtype not in DTYPES:
         raise CatalogError(f"--dtype must be one of {DTYPES}, got {dtype!r}")
@@ -316,22 +317,26 @@ def build_catalog(
         cache = EmbeddingCache(out, key, resume=resume)
         started = dt.datetime.now(dt.UTC)
         clock = time.perf_counter()
-        vectors, failures, colours = embed_products(
-            products, embedder, cache, batch_size=batch_size, on_progress=on_progress, chunk=chunk
-        )
-        manifest = write_catalog(
-            out,
-            BuildOutput(products, skipped, vectors, failures, colours),
-            embedder=(name, sha),
-            dtype=dtype,
-            columns=columns,
-            source=source,
-            colour_weight=colour_weight,
-            started=started,
-            seconds=time.perf_counter() - clock,
-            max_shard_size=max_shard_size,
-            overwrite=overwrite,
-            default_where=default_where,
-        )
+        try:
+            vectors, failures, colours = embed_products(
+                products, embedder, cache, batch_size=batch_size, on_progress=on_progress, chunk=chunk
+            )
+            manifest = write_catalog(
+                out,
+                BuildOutput(products, skipped, vectors, failures, colours),
+                embedder=(name, sha),
+                dtype=dtype,
+                columns=columns,
+                source=source,
+                colour_weight=colour_weight,
+                started=started,
+                seconds=time.perf_counter() - clock,
+                max_shard_size=max_shard_size,
+                overwrite=overwrite,
+                default_where=default_where,
+            )
+        except CatalogDiskFullError:
+            cache.remove()  # a full disk keeps nothing of the build, the cache included
+            raise
         cache.remove()
         return manifest

@@ -120,7 +120,9 @@ def read_catalog_manifest(directory: str | Path) -> CatalogManifest:
             partitions={str(k): int(v) for k, v in data.get("partitions", {}).items()},
             default_where={str(k): tuple(str(x) for x in v) for k, v in data.get("default_where", {}).items()},
         )
-    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as error:
+    except OSError as error:
+        raise CatalogError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError, RecursionError) as error:
         raise CatalogError(f"{path}: damaged catalog manifest: {error}") from error
     _check_storage(path, manifest)
     return manifest

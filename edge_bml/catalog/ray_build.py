@@ -32,8 +32,8 @@ from edge_bml.catalog.build import (
     write_catalog,
 )
 from edge_bml.catalog.colour_rerank import DEFAULT_COLOUR_WEIGHT
-from edge_bml.catalog.products import ColumnMap, Product, confined_image, products_from_rows
-from edge_bml.catalog.staging import catalog_writer, check_replaceable
+from edge_bml.catalog.products import ColumnMap, Product, locate_image, products_from_rows
+from edge_bml.catalog.staging import catalog_writer, check_replaceable, disk_full
 from edge_bml.catalog.vectors import DTYPES
 from edge_bml.errors import CatalogError, EdgeBmlError, ImageError
 from edge_bml.image_io import MAX_FILE_BYTES, decode_image, read_file_bounded
@@ -98,9 +98,13 @@ def read_product_table(table: str, images: str, *, columns: ColumnMap) -> tuple[
     except ImageError as error:
         raise CatalogError(f"product table {table}: {error}") from error
     if table.lower().endswith(".parquet"):
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frame = pq.read_table(io.BytesIO(data))
+        try:
+            frame = pq.read_table(io.BytesIO(data))
+        except (pa.ArrowException, OSError) as error:
+            raise CatalogError(f"{table}: not a readable Parquet table ({error}); rewrite or re-export it") from None
         header = frame.column_names
         rows = enumerate(frame.to_pylist(), start=1)
     else:
@@ -109,8 +113,11 @@ def read_product_table(table: str, images: str, *, columns: ColumnMap) -> tuple[
         except UnicodeDecodeError as error:
             raise CatalogError(f"{table}: not UTF-8 text; save the product table as UTF-8") from error
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = list(reader.fieldnames or ())
-        rows = enumerate(reader, start=2)
+        try:  # read it all now, so a malformed row is one line here and not a traceback from a generator
+            header = list(reader.fieldnames or ())
+            rows = list(enumerate(reader, start=2))
+        except csv.Error as error:
+            raise CatalogError(f"{table} line {reader.line_num + 1}: {error}; check that line's quotes") from None
     if _is_uri(images):
         root = images.rstrip("/")
 
@@ -120,8 +127,8 @@ def read_product_table(table: str, images: str, *, columns: ColumnMap) -> tuple[
     else:
         folder = Path(_local(images))
 
-        def locate(file: str) -> Path | None:
-            return confined_image(folder, file)
+        def locate(file: str) -> Path:
+            return locate_image(folder, file)
 
     return products_from_rows(rows, header, columns=columns, table=table, locate=locate, images=images)
 
@@ -218,21 +225,28 @@ def build_catalog_on_ray(
                 where = f"reach the Ray cluster at {options.address}" if options.address else "start a local Ray"
                 raise RayUnavailableError(f"cannot {where}: {error}") from error
         try:
-            clock = time.perf_counter()
-            rows = [{"id": p.id, "image": str(p.image)} for p in products]
-            dataset = ray.data.from_items(rows, override_num_blocks=max(options.workers * 4, 1))
-            embedded = dataset.map_batches(
-                _EmbedActor,
-                fn_constructor_args=(str(embedder_manifest.directory), dims),
-                compute=ray.data.ActorPoolStrategy(size=options.workers),
-                batch_size=options.batch_size,
-                num_cpus=1,
-            )
-            embedded.write_parquet(str(parts))
-            seconds = time.perf_counter() - clock
-        finally:
-            if own_cluster:
-                ray.shutdown()
+            try:
+                clock = time.perf_counter()
+                rows = [{"id": p.id, "image": str(p.image)} for p in products]
+                dataset = ray.data.from_items(rows, override_num_blocks=max(options.workers * 4, 1))
+                embedded = dataset.map_batches(
+                    _EmbedActor,
+                    fn_constructor_args=(str(embedder_manifest.directory), dims),
+                    compute=ray.data.ActorPoolStrategy(size=options.workers),
+                    batch_size=options.batch_size,
+                    num_cpus=1,
+                )
+                embedded.write_parquet(str(parts))
+                seconds = time.perf_counter() - clock
+            finally:
+                if own_cluster:
+                    ray.shutdown()
+        except Exception as error:
+            shutil.rmtree(parts, ignore_errors=True)
+            full = disk_full(error, out)
+            if full is not None:
+                raise full from None
+            raise
         built = _read_parts(parts, products, skipped)
         shutil.rmtree(parts, ignore_errors=True)
         manifest = write_catalog(

@@ -1,4 +1,4 @@
-"""Opening a catalog (shards memory-mapped) and finding the nearest products of article vectors."""
+"""Opening a catalog (shards read into memory, or memory-mapped when large) and finding the nearest products."""
 
 from __future__ import annotations
 
@@ -23,16 +23,22 @@ from edge_bml.catalog.shards import PartitionedShard, open_shard, search_shards
 from edge_bml.catalog.vectors import to_stored
 from edge_bml.errors import CatalogCategoryError, CatalogError, CatalogIntegrityError
 
+# Catalogs whose shards total at most this are read into memory at open (``view`` None); larger ones are
+# memory-mapped. Read into memory, a shard truncated or written over on disk cannot crash the reader
+# with SIGBUS; the clothing catalog's shards (5,096 products) are 2 MB and cost 0.3 MB more RSS so.
+IN_MEMORY_BYTES = 64 << 20
+
 
 class Catalog:
-    """A built catalog folder, opened for search; the shards stay on disk (``view=True``)."""
+    """A built catalog folder, opened for search: its shards read into memory where they total at most
+    ``IN_MEMORY_BYTES``, memory-mapped (``view``) where larger."""
 
     def __init__(
         self,
         directory: str | Path,
         *,
         embedder_sha256: str | None = None,
-        view: bool = True,
+        view: bool | None = None,
         trust: bool = False,
         use_stamp: bool = True,
     ) -> None:
@@ -44,15 +50,25 @@ class Catalog:
         and the product table as many rows. Catalogs built before sizes and hashes were recorded skip that file check.
 
         Raises:
-            CatalogError: not a catalog, or a shard or the product file is missing or damaged.
+            CatalogError: not a catalog, a shard or the product file is missing, damaged or unreadable.
             CatalogIntegrityError: a file differs from its record, or a shard from its count.
             CatalogEmbedderMismatchError: the catalog was built with a different embedder.
         """
         self.directory = Path(directory)
+        try:
+            self._open(embedder_sha256=embedder_sha256, view=view, trust=trust, use_stamp=use_stamp)
+        except OSError as error:  # e.g. a file the user may not read: one line, not a traceback
+            where = error.filename or self.directory
+            raise CatalogError(f"catalog {self.directory}: cannot read {where} ({error.strerror or error})") from None
+
+    def _open(self, *, embedder_sha256: str | None, view: bool | None, trust: bool, use_stamp: bool) -> None:
         self.manifest: CatalogManifest = read_catalog_manifest(self.directory)
         if embedder_sha256 is not None:
             check_embedder(self.directory, self.manifest, "the embedder given", embedder_sha256)
         verify_catalog_files(self.directory, self.manifest, hashes=not trust, use_stamp=use_stamp)
+        if view is None:
+            view = self._shard_bytes() > IN_MEMORY_BYTES
+        self.view = view
         self.shards = {c: self._open_category(c, view=view) for c in self.manifest.counts}
         rebuild = "rebuild the catalog (`edge-bml catalog build`)"
         for category, index in self.shards.items():
@@ -94,6 +110,14 @@ class Catalog:
                 f"{self.directory}: products.jsonl has {len(rows)} rows ({len(self.products)} distinct keys), "
                 f"catalog.json counts {self.manifest.total}: the catalog is damaged; {rebuild}"
             )
+
+    def _shard_bytes(self) -> int:
+        paths = [
+            path
+            for category in self.manifest.counts
+            for path in shard_paths(self.directory, category, self.manifest.partitions.get(category, 1))
+        ]
+        return sum(path.stat().st_size for path in paths if path.is_file())
 
     def _open_category(self, category: str, *, view: bool):
         """A category's shard, or its hash partitions read as one (``PartitionedShard``)."""
@@ -216,6 +240,7 @@ class Catalog:
         """Keys (-1 where none) and cosines, best first, of each row of ``vectors``."""
         if k < 1:
             raise CatalogError(f"top-k must be at least 1, got {k}")
+        k = min(k, max(len(self.products), 1))  # never more result slots than products (a huge k allocates)
         vectors = np.atleast_2d(np.asarray(vectors, np.float32))
         if vectors.shape[1] != self.manifest.dims:
             raise CatalogError(f"query vectors have {vectors.shape[1]} dims, the catalog {self.manifest.dims}")

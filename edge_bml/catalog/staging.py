@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import fcntl
 import os
 import shutil
@@ -24,12 +25,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from edge_bml.catalog.catalog_manifest import CATALOG_MANIFEST
-from edge_bml.errors import CatalogBusyError, CatalogOutputError
+from edge_bml.errors import CatalogBusyError, CatalogDiskFullError, CatalogOutputError
 
 # A staging folder this young may still be about to be locked by the build that just made it.
 GRACE_SECONDS = 5.0
 # How long a writer waits for another writer of the same catalog before giving up.
 DEFAULT_WAIT_SECONDS = 600.0
+
+# A write that failed in a runtime's own words while this little is free is taken for a full disk.
+LOW_SPACE_BYTES = 64 << 20
 
 _held: dict[tuple[Path, int], int] = {}  # (catalog, thread) holding its lock -> nesting depth
 _held_guard = threading.Lock()
@@ -67,6 +71,7 @@ def catalog_writer(target: str | Path, *, wait_s: float = DEFAULT_WAIT_SECONDS) 
 
     Raises:
         CatalogBusyError: another process kept writing ``target`` for longer than ``wait_s``.
+        CatalogOutputError: the lock file cannot be made beside ``target`` (its folder cannot be written).
     """
     target = Path(os.path.abspath(target))
     key = (target, threading.get_ident())
@@ -83,11 +88,19 @@ def catalog_writer(target: str | Path, *, wait_s: float = DEFAULT_WAIT_SECONDS) 
             with _held_guard:
                 _held[key] -= 1
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
     path = lock_path(target)
-    fd = _acquire(target, path, wait_s)
     try:
-        os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})\n".encode(), 0)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = _acquire(target, path, wait_s)
+    except OSError as error:  # a folder that takes no files (/proc), or one the user may not write
+        raise CatalogOutputError(
+            f"cannot write a catalog at {target}: {error.strerror or error} ({path}); choose another --out"
+        ) from None
+    try:
+        try:  # who holds it, for a waiter's message; a full disk must not stop the writer here
+            os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})\n".encode(), 0)
+        except OSError:
+            pass
         with _held_guard:
             _held[key] = 1
         try:
@@ -221,6 +234,27 @@ def exchange(a: Path, b: Path) -> bool:
     raise OSError(error, os.strerror(error), str(a))
 
 
+def disk_full(error: BaseException, target: Path) -> CatalogDiskFullError | None:
+    """The one-line error to raise where ``error`` (met writing ``target``) means the disk is full, else None.
+
+    ``OSError`` ENOSPC/EDQUOT counts, and so do the runtimes' wrappers of it: an error saying "No space
+    left", or "Failed to serialize" (usearch, Ray) while under ``LOW_SPACE_BYTES`` are free beside ``target``.
+    """
+    text = str(error)
+    full = (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or "No space left" in text
+    if not full and "Failed to serialize" in text:
+        try:
+            full = shutil.disk_usage(target.parent).free < LOW_SPACE_BYTES
+        except OSError:
+            full = False
+    if not full:
+        return None
+    where = getattr(error, "filename", None) or target
+    return CatalogDiskFullError(
+        f"disk full while writing {where}; nothing was kept: free some space on {target.parent} and try again"
+    )
+
+
 def _old_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.old")
 
@@ -250,6 +284,7 @@ def staged_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]
     Raises:
         CatalogOutputError: ``target`` is not a catalog or an empty folder (see ``check_replaceable``).
         CatalogBusyError: another writer held the catalog too long.
+        CatalogDiskFullError: the disk filled up (the staging folder is removed; ``target`` is as it was).
     """
     target = Path(target)
     with catalog_writer(target):
@@ -271,9 +306,12 @@ def staged_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]
                 target.rename(old)
                 staging.rename(target)
                 _discard(old)
-        except BaseException:
+        except BaseException as error:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+            full = disk_full(error, target)
+            if full is not None:
+                raise full from None
             raise
         finally:
             os.close(lock)

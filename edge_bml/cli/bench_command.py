@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from edge_bml.cli.arg_types import positive_int
+from edge_bml.cli.arg_types import bench_seconds, thread_count
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -14,10 +14,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="measure each model variant on this CPU (a few seconds each) so that auto picks by this machine",
     )
     parser.add_argument(
-        "--threads", type=positive_int, nargs="+", default=[1, 2], help="thread counts to time (default: 1 2)"
+        "--threads", type=thread_count, nargs="+", default=[1, 2], help="thread counts to time (default: 1 2)"
     )
     parser.add_argument(
-        "--seconds", type=float, default=1.0, help="time budget per variant and thread count (default 1.0)"
+        "--seconds",
+        type=bench_seconds,
+        default=1.0,
+        help="seconds per variant and thread count, up to 600 (default 1.0)",
     )
     parser.add_argument("--task", action="append", default=None, help="only this task (repeatable), e.g. detector")
     parser.add_argument("--json", action="store_true", help="print the profile as JSON")

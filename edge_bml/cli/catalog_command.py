@@ -15,7 +15,7 @@ from edge_bml.catalog.edit import add_products, remove_products
 from edge_bml.catalog.products import ColumnMap
 from edge_bml.catalog.search import Catalog
 from edge_bml.catalog.vectors import DTYPES
-from edge_bml.cli.arg_types import non_negative_float, positive_int
+from edge_bml.cli.arg_types import MAX_BATCH, int_in, non_negative_float, positive_int, thread_count
 from edge_bml.errors import CatalogError
 from edge_bml.stages.catalog_embedder import open_embedder
 
@@ -43,10 +43,15 @@ def _add_table_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title-col", default=None, help="a column shown as the product's title (default: none)")
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the installed one)")
     parser.add_argument(
-        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+        "--threads", type=thread_count, default=None, help="inference threads per model (default: the runtime's)"
     )
     parser.add_argument(
-        "--batch", "--batch-size", dest="batch", type=positive_int, default=16, help="crops per inference batch"
+        "--batch",
+        "--batch-size",
+        dest="batch",
+        type=int_in(1, MAX_BATCH),
+        default=16,
+        help="crops per inference batch (1-1024)",
     )
 
 

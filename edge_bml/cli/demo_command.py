@@ -12,19 +12,19 @@ import json
 import time
 from pathlib import Path
 
-from edge_bml.cli.arg_types import positive_int
+from edge_bml.cli.arg_types import positive_int, thread_count
 from edge_bml.data_paths import catalogs_dir, data_dir
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("demo", help="run the whole look on sample full-shot photos from $EDGE_BML_DATA")
-    parser.add_argument("--count", type=int, default=6, help="how many CCP val photos (default 6)")
+    parser.add_argument("--count", type=positive_int, default=6, help="how many CCP val photos (default 6)")
     parser.add_argument(
         "--catalog", type=Path, help="catalog folder (default: catalog_shards/clothing, built if missing)"
     )
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the HTML page (default out/)")
     parser.add_argument(
-        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+        "--threads", type=thread_count, default=None, help="inference threads per model (default: the runtime's)"
     )
     parser.set_defaults(func=run)
 

@@ -10,6 +10,7 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
+from edge_bml.cli.arg_types import positive_int
 from edge_bml.cli.nested_commands import nested_subparsers
 from edge_bml.cli.shared_flags import add_runtime_flags
 from edge_bml.errors import ModelNotFoundError
@@ -33,7 +34,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--person-crop", default="pose", choices=("pose", "gt"), help="person box from the pose stage or the truth"
     )
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N images")
     parser.add_argument(
         "--keep-contradictions",
         action="store_true",
@@ -124,7 +125,7 @@ def add_parser_evaluation(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--upsample", default="bilinear", choices=("bilinear", "nearest"), help="how logits reach the crop's size"
     )
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N images")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.set_defaults(func=run_parser)
 

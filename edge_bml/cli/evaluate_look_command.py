@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from edge_bml.catalog.progress import progress_callback
-from edge_bml.cli.arg_types import positive_int
+from edge_bml.cli.arg_types import positive_int, thread_count, top_k
 from edge_bml.cli.evaluate_command import add_kind_map_flag, annotations_path, evaluate_subparsers
 from edge_bml.cli.look_command import add_look_options, options_from_args
 
@@ -16,7 +16,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = evaluate_subparsers(commands).add_parser("look", help="the whole look on CCP photos with a catalog")
     parser.add_argument("--data", type=Path, required=True, help="CCP folder, its annotations.json, or the data folder")
     parser.add_argument("--split", default=None, help="only images of this split (default: all)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N images")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     add_kind_map_flag(parser)
     add_look_options(parser)
@@ -89,10 +89,10 @@ def add_naive_parser(commands: argparse._SubParsersAction) -> None:
         help="the plain-backbone variant (default: the one that built the catalog, installed or beside it)",
     )
     parser.add_argument("--split", default=None, help="only images of this split (default: all)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
-    parser.add_argument("--top-k", type=positive_int, default=5, help="products returned per photo")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N images")
+    parser.add_argument("--top-k", type=top_k, default=5, help="products returned per photo")
     parser.add_argument(
-        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+        "--threads", type=thread_count, default=None, help="inference threads per model (default: the runtime's)"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.set_defaults(func=run_naive)

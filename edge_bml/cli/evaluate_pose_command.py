@@ -7,6 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from edge_bml.cli.arg_types import non_negative_int, positive_int
 from edge_bml.cli.evaluate_command import annotations_path, evaluate_subparsers
 from edge_bml.cli.shared_flags import add_runtime_flags
 
@@ -17,10 +18,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", type=Path, required=True, help="the data folder (ccp/, clothing/) or ccp/")
     parser.add_argument("--split", default="val", help="CCP split (default val; 'all' for every image)")
-    parser.add_argument("--garments", type=int, default=50, help="clothing photos checked for no_person (default 50)")
+    parser.add_argument(
+        "--garments", type=non_negative_int, default=50, help="clothing photos checked for no_person (default 50)"
+    )
     add_runtime_flags(parser)
     parser.add_argument("--no-mirror-average", action="store_true", help="one landmark pass per person")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N photos")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.set_defaults(func=run)
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edge_bml.cli.arg_types import non_negative_float, positive_int
+from edge_bml.cli.arg_types import non_negative_float, positive_int, thread_count, top_k
 from edge_bml.cli.evaluate_command import add_kind_map_flag, evaluate_subparsers
 
 
@@ -136,9 +136,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the catalog's)")
     parser.add_argument("--holdout", type=Path, help="holdout_ids.json (default: beside the embedder)")
     parser.add_argument("--no-instance", action="store_true", help="skip the instance-retrieval part")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images / held-out items")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N images / held-out items")
     parser.add_argument(
-        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+        "--threads", type=thread_count, default=None, help="inference threads per model (default: the runtime's)"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--record", action="store_true", help="store the figures in the embedder's manifest")
@@ -166,6 +166,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     overlap.add_argument("--catalog", required=True, type=Path, help="built with the candidate (e.g. INT8) embedder")
     overlap.add_argument("--reference", required=True, type=Path, help="built with the reference (FP32) embedder")
-    overlap.add_argument("--top-k", type=positive_int, default=10, help="neighbours compared (default 10)")
+    overlap.add_argument("--top-k", type=top_k, default=10, help="neighbours compared (default 10)")
     overlap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     overlap.set_defaults(func=run_overlap)

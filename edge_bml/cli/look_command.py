@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 from edge_bml.backends import BACKEND_NAMES
-from edge_bml.cli.arg_types import non_negative_float, output_file, positive_int
+from edge_bml.cli.arg_types import non_negative_float, output_file, top_k
 from edge_bml.cli.model_choices import choices_json, choices_lines
 from edge_bml.cli.photo_reader import PhotoReader
 from edge_bml.cli.shared_flags import add_runtime_flags, add_trust_flag, add_where_flag
 from edge_bml.cli.terminal_text import printable
 from edge_bml.look import Look
 from edge_bml.pipeline import STAGES, LookOptions, LookPipeline
-from edge_bml.runtime_choice import RuntimeChoice
+from edge_bml.runtime_choice import MAX_THREADS, RuntimeChoice
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def add_look_options(parser: argparse.ArgumentParser) -> None:
     """The options every command that runs the whole look shares."""
     parser.add_argument("--catalog", type=Path, help="a built catalog folder (without it: no matches)")
     add_trust_flag(parser)
-    parser.add_argument("--top-k", type=positive_int, default=5, help="matches per article (default 5)")
+    parser.add_argument("--top-k", type=top_k, default=5, help="matches per article (default 5)")
     add_where_flag(parser)
     add_runtime_flags(parser)
     parser.add_argument("--any-shot", action="store_true", help="also look at photos that are not full shots")
@@ -85,8 +85,8 @@ def parse_stage(text: str) -> tuple[str, RuntimeChoice]:
             f"--stage {text!r}: the embedder is always the one that built the catalog (its vectors must be "
             "comparable); only its threads can be set, e.g. --stage embedder=::1"
         )
-    if threads is not None and (not threads.isdigit() or int(threads) < 1):
-        raise argparse.ArgumentTypeError(f"--stage {text!r}: threads must be a positive integer")
+    if threads is not None and (not threads.isdigit() or not 1 <= int(threads) <= MAX_THREADS):
+        raise argparse.ArgumentTypeError(f"--stage {text!r}: threads must be a whole number from 1 to {MAX_THREADS}")
     return name, RuntimeChoice(backend, precision, int(threads) if threads else None)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from edge_bml.catalog.attributes import parse_where, where_text
 from edge_bml.catalog.catalog_manifest import read_catalog_manifest
 from edge_bml.catalog.search import Catalog
-from edge_bml.cli.arg_types import non_negative_float, positive_int
+from edge_bml.cli.arg_types import non_negative_float, thread_count, top_k
 from edge_bml.cli.shared_flags import add_trust_flag, add_where_flag
 from edge_bml.cli.terminal_text import printable
 from edge_bml.foreground import garment_colour
@@ -71,7 +71,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--catalog", required=True, type=Path, help="a built catalog folder")
     add_trust_flag(parser)
     parser.add_argument("--category", help="search only this category (default: all)")
-    parser.add_argument("--top-k", type=positive_int, default=10, help="matches to return (default 10)")
+    parser.add_argument("--top-k", type=top_k, default=10, help="matches to return (default 10)")
     add_where_flag(parser)
     parser.add_argument("--json", action="store_true", help="print the matches as JSON")
     parser.add_argument("--embedder", help="embedder variant folder or name (default: the catalog's)")
@@ -82,6 +82,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="how much the crop's colour counts (default: the catalog's; 0: appearance only)",
     )
     parser.add_argument(
-        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+        "--threads", type=thread_count, default=None, help="inference threads per model (default: the runtime's)"
     )
     parser.set_defaults(func=run)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
-from edge_bml.cli.arg_types import non_negative_int, port_number, positive_float, positive_int
+from edge_bml.cli.arg_types import (
+    MAX_QUEUE,
+    MAX_WORKERS,
+    int_in,
+    port_number,
+    positive_float,
+    positive_int,
+)
 from edge_bml.cli.look_command import add_look_options, options_from_args
 
 
@@ -17,10 +25,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--port", type=port_number, default=8080, help="TCP port, 1-65535 (default 8080)")
     parser.add_argument(
-        "--workers", type=positive_int, default=1, help="looks run at once, one pipeline each (default 1)"
+        "--workers",
+        type=int_in(1, MAX_WORKERS),
+        default=1,
+        help="looks run at once, one pipeline each, 1-64 (default 1)",
     )
     parser.add_argument(
-        "--queue", type=non_negative_int, default=4, help="requests that may wait beyond the workers (default 4)"
+        "--queue",
+        type=int_in(0, MAX_QUEUE),
+        default=4,
+        help="requests that may wait beyond the workers, 0-1000 (default 4)",
     )
     parser.add_argument(
         "--max-upload-mb", type=positive_float, default=16.0, help="largest upload accepted (default 16)"
@@ -102,6 +116,12 @@ def run(args: argparse.Namespace) -> int:
             "run `edge-bml demo` to build catalog_shards/clothing",
             file=sys.stderr,
         )
+    served = logging.getLogger("edge_bml.server")  # its info lines (a catalog reloaded) show, as its warnings do
+    if not served.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        served.addHandler(handler)
+        served.setLevel(logging.INFO)
     pool = open_pool(options, server)  # a bad catalog or model stops here, with one line, before listening
     app = create_app(options, server, pool=pool)
     quiet_repeats()

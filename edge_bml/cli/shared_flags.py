@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from edge_bml.backends import BACKEND_NAMES
-from edge_bml.cli.arg_types import positive_int
+from edge_bml.cli.arg_types import thread_count
 
 PRECISIONS = ("auto", "fp32", "int8")  # no fp16 variant ships: it is not offered
 
@@ -27,7 +27,7 @@ def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
         help="model variant precision; auto: the fastest validated (default)",
     )
     parser.add_argument(
-        "--threads", type=positive_int, default=None, help="inference threads per model (default: the runtime's)"
+        "--threads", type=thread_count, default=None, help="inference threads per model (default: the runtime's)"
     )
     parser.add_argument(
         "--no-measure",

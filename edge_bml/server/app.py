@@ -35,6 +35,7 @@ from edge_bml.errors import CatalogFilterError, ImageError, ImageTooLargeError, 
 from edge_bml.image_io import MAX_FILE_BYTES, read_file_bounded, sniff_format
 from edge_bml.pipeline import LookOptions, LookPipeline
 from edge_bml.server import schemas
+from edge_bml.server.catalog_reload import CatalogWatcher, catalog_identity
 from edge_bml.server.metrics import ServerMetrics
 from edge_bml.server.openapi_30 import to_openapi_30
 from edge_bml.server.pipeline_pool import PipelinePool, PoolFullError
@@ -117,12 +118,16 @@ def open_pool(look_options: LookOptions, server_options: ServerOptions | None = 
         ModelNotFoundError, CatalogError and the other model-loading errors.
     """
     server_options = server_options or ServerOptions()
-    return PipelinePool(
+    # Taken before opening: a catalog swapped while the workers load is loaded again at the first check.
+    identity = catalog_identity(look_options.catalog) if look_options.catalog is not None else None
+    pool = PipelinePool(
         lambda: LookPipeline(look_options),
         workers=server_options.workers,
         queue_size=server_options.queue_size,
         per_client=server_options.per_client,
     )
+    pool.catalog_identity = identity
+    return pool
 
 
 MAX_FORM_FIELDS = 16
@@ -188,15 +193,36 @@ def create_app(
     state: dict = {}
     static = files("edge_bml.server") / "static"
 
+    def serve_catalog(catalog) -> None:
+        """Hand ``catalog`` to the workers and the routes (they read the catalog and its products together)."""
+        state["pool"].replace_catalog(catalog)
+        state["catalog"] = (catalog, {row["id"]: row for row in catalog.products.values()})
+
     @asynccontextmanager
     async def lifespan(app):
         state["pool"] = pool if pool is not None else open_pool(look_options, server_options)
-        catalog = state["pool"].any.catalog
-        state["products"] = {} if catalog is None else {row["id"]: row for row in catalog.products.values()}
+        catalog = state["pool"].catalog
+        state["catalog"] = (catalog, {} if catalog is None else {row["id"]: row for row in catalog.products.values()})
+        if look_options.catalog is not None:
+            embedder = state["pool"].any.embedder
+            state["watcher"] = CatalogWatcher(
+                look_options.catalog,
+                identity=state["pool"].catalog_identity or catalog_identity(look_options.catalog),
+                on_new=serve_catalog,
+                check=lambda new: new.check_embedder(embedder),
+                trust=look_options.trust,
+            )
         try:
             yield
         finally:
             state.pop("pool").close()
+
+    def current_catalog():
+        """The catalog served now (and its products by id), after a look whether it was swapped on disk."""
+        watcher = state.get("watcher")
+        if watcher is not None:
+            watcher.poll()
+        return state["catalog"]
 
     def counted(route: str, response: Response) -> Response:
         metrics.requests.labels(route=route, status=str(response.status_code)).inc()
@@ -262,10 +288,11 @@ def create_app(
             return counted("look", _error(422, "empty upload: send a JPEG, PNG, WebP or BMP photo"))
         if sniff_format(data) is None:
             return counted("look", _error(415, "not an image: send a JPEG, PNG, WebP or BMP photo"))
+        catalog, _ = current_catalog()
         try:
             where = parse_where(request.query_params.getlist("where") + form_where)
-            if state["pool"].any.catalog is not None:
-                state["pool"].any.catalog.resolve_where(combine(look_options.where, where, drop_any=False))
+            if catalog is not None:
+                catalog.resolve_where(combine(look_options.where, where, drop_any=False))
             elif where:
                 raise CatalogFilterError("this server runs without a catalog: there is nothing to filter")
         except CatalogFilterError as error:
@@ -296,7 +323,7 @@ def create_app(
 
     @app.get("/v1/catalog", response_model=schemas.CatalogSummary, responses=_ERRORS, summary="What the catalog holds")
     def catalog_info(request: Request) -> Response:
-        catalog = state["pool"].any.catalog
+        catalog, _ = current_catalog()
         if catalog is None:
             return counted("catalog", _error(404, "this server runs without a catalog"))
         manifest = catalog.manifest
@@ -327,8 +354,8 @@ def create_app(
         summary="A product's photo, only from the catalog's image folder, only if its bytes are an image",
     )
     def product_image(product_id: str) -> Response:
-        catalog = state["pool"].any.catalog
-        row = state["products"].get(product_id)
+        catalog, products = current_catalog()
+        row = products.get(product_id)
         if row is None:
             return counted("product_image", _error(404, f"no product {product_id!r}"))
         path = catalog.image_path(row)
@@ -359,7 +386,7 @@ def create_app(
         if "pool" not in state:
             return JSONResponse({"status": "starting"}, status_code=503)
         pipeline = state["pool"].any
-        catalog = pipeline.catalog
+        catalog, _ = current_catalog()
         return JSONResponse(
             {
                 "status": "ok",

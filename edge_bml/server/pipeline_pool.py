@@ -56,6 +56,8 @@ class PipelinePool:
     """``workers`` pipelines made by ``factory``; at most ``workers + queue_size`` requests admitted, and at
     most ``per_client`` of them (default: half the places, rounded up) from one client."""
 
+    catalog_identity = None  # catalog.json's identity when the pipelines opened it (``open_pool`` sets it)
+
     def __init__(
         self,
         factory: Callable[[], LookPipeline],
@@ -72,6 +74,8 @@ class PipelinePool:
         self._held: dict[str, int] = {}  # places (running or waiting) by client
         self._admitted = 0
         self._closed = False
+        self._catalog = None  # a catalog handed over by replace_catalog, applied by each worker before its next job
+        self._catalog_version = 0
         self._cond = threading.Condition()
         try:
             for _ in range(workers):
@@ -89,8 +93,21 @@ class PipelinePool:
 
     @property
     def any(self) -> LookPipeline:
-        """One pipeline, for read-only facts (models, catalog)."""
+        """One pipeline, for read-only facts (models)."""
         return self._all[0]
+
+    @property
+    def catalog(self):
+        """The catalog the workers search (the newest handed over, else the one they opened), or None."""
+        with self._cond:
+            return self._catalog if self._catalog_version else self._all[0].catalog
+
+    def replace_catalog(self, catalog) -> None:
+        """Make every worker search ``catalog`` (an open ``Catalog``, shared) from its next job on; a job
+        running now finishes with the catalog it started with."""
+        with self._cond:
+            self._catalog = catalog
+            self._catalog_version += 1
 
     async def submit(self, job: Callable[[LookPipeline], T], *, client: str = "", timeout_s: float | None = None) -> T:
         """Run ``job(pipeline)`` on a worker, counted against ``client`` (e.g. its address).
@@ -164,6 +181,7 @@ class PipelinePool:
         return request
 
     def _work(self, pipeline: LookPipeline) -> None:
+        applied = 0
         while True:
             with self._cond:
                 while not self._waiting and not self._closed:
@@ -171,6 +189,9 @@ class PipelinePool:
                 if not self._waiting:
                     return
                 request = self._next()
+                if applied != self._catalog_version:
+                    pipeline.use_catalog(self._catalog)
+                    applied = self._catalog_version
             result, error = None, None
             try:
                 result = request.job(pipeline)
