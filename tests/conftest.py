@@ -46,3 +46,32 @@ def own_cache_folder(tmp_path_factory):
         os.environ.pop("EDGE_BML_CACHE", None)
     else:
         os.environ["EDGE_BML_CACHE"] = previous
+
+
+DATA_FIXTURES = {"data_dir", "ccp_annotations", "ccp_val"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that uses the data fixtures carries the ``data`` marker (``-m "not data"`` runs without them)."""
+    for item in items:
+        if DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.data)
+
+
+# Skips that are expected where CI runs (the dev venv lacks the 'litert' extra, and a CPU has bf16 or not);
+# under CI=true any other skip fails the run, so a missing browser, extra or data set cannot pass unseen.
+EXPECTED_SKIPS = ("the 'litert' extra", "this CPU has no bf16", "this CPU offers bf16")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import os
+
+    if os.environ.get("CI") != "true":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    unexpected = [r for r in skipped if not any(reason in str(r.longrepr) for reason in EXPECTED_SKIPS)]
+    if unexpected:
+        for report in unexpected:
+            print(f"\nunexpected skip in CI: {report.nodeid}: {report.longrepr}")
+        session.exitstatus = 1

@@ -175,6 +175,7 @@ def _worker_run(job: tuple) -> str:
     return "ok"
 
 
+@pytest.mark.slow
 def test_twenty_random_interleavings_of_add_remove_and_build_leave_a_sound_catalog(tmp_path, source, embedder):
     out = tmp_path / "catalog"
     items, images = source

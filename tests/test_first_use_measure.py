@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from edge_bml.cli.main import main
 from edge_bml.latency_profile import profile_path
 from edge_bml.model_registry import choose_variant, list_manifests
 
 
+@pytest.mark.slow
 def test_first_use_times_every_candidate_once_and_auto_picks_by_them(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("EDGE_BML_CACHE", str(tmp_path))
     monkeypatch.setenv("EDGE_BML_MEASURE", "1")

@@ -456,6 +456,7 @@ def test_look_takes_a_folder_and_refuses_an_empty_one(tmp_path, data_dir, capsys
 # Kill and resume.
 
 
+@pytest.mark.slow
 def test_a_build_killed_midway_keeps_the_old_catalog_and_resumes_to_a_clean_build(tmp_path, catalog_source):
     import subprocess
     import sys

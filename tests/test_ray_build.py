@@ -131,6 +131,7 @@ def local_build(data_dir, tmp_path_factory) -> tuple[Path, Path]:
     return items, folder / "local"
 
 
+@pytest.mark.slow
 def test_a_ray_build_on_two_nodes_equals_the_local_build(cluster, local_build, data_dir, tmp_path):
     address, env = cluster
     items, local_out = local_build

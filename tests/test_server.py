@@ -181,6 +181,8 @@ def test_bounded_load_has_no_5xx_but_deliberate_503s(server, photo):
     assert {r.status_code for r in burst} == {200, 503}
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_kiosk_page_in_chromium(server, ccp_val, tmp_path):
     """The kiosk's states as a shopper meets them: idle, a result, not a full shot, a bad file, busy (503)."""
     import json
@@ -381,6 +383,7 @@ def _hostile_uploads(photo: bytes, count: int, seed: int = 1) -> list[tuple[str,
     return cases
 
 
+@pytest.mark.slow
 def test_500_generated_uploads_get_no_5xx_and_the_server_lives(server, photo):
     """440 mutated images and 60 hostile uploads (scan bombs, polyglots, lying types, broken forms): 179 s on
     2 busy cores (load average 15), of which about 100 full looks take most."""

@@ -47,6 +47,7 @@ def _slow_header(port: int, stop: threading.Event, held: list) -> None:
                 continue
 
 
+@pytest.mark.slow
 def test_fifty_slow_heads_and_four_flooders_leave_a_polite_client_its_looks(catalog, photo):
     options = ServerOptions(workers=1, queue_size=4, header_timeout_s=3.0)
     app = create_app(LookOptions(catalog=catalog, threads=1), options)

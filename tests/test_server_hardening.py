@@ -118,6 +118,7 @@ def test_every_page_carries_a_policy_that_allows_only_the_servers_own_scripts(se
     assert docs.count("'sha256-") == 1 and "'unsafe-inline'" not in docs.split("script-src")[1].split(";")[0]
 
 
+@pytest.mark.browser
 def test_chromium_runs_no_script_from_a_product_photo_and_the_pages_break_no_policy(server):
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -40,6 +40,7 @@ def test_the_schema_is_openapi_3_0_with_one_body_type_and_typed_metrics(server):
     assert list(document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == ["text/plain; version=0.0.4"]
 
 
+@pytest.mark.browser
 def test_docs_render_the_api_in_chromium_offline(server):
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -60,6 +61,7 @@ def test_docs_render_the_api_in_chromium_offline(server):
     assert [url for url in outside if not url.startswith("data:")] == []
 
 
+@pytest.mark.slow
 def test_a_generated_client_imports_unedited_and_calls_the_api_typed(server, tmp_path, ccp_val):
     generator = Path(sys.executable).parent / "openapi-python-client"
     if not generator.exists():
