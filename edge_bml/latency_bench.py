@@ -8,9 +8,11 @@ manifest says, a short warm-up, then timed runs until the time budget is spent.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -97,12 +99,15 @@ def measuring_enabled() -> bool:
 def measure_on_first_use(
     task: str, manifests: Sequence[ModelManifest], *, threads: int, seconds: float = FIRST_USE_SECONDS
 ) -> LatencyProfile | None:
-    """This machine's profile, after timing those of ``manifests`` it lacks at ``threads`` (about a quarter of a
-    second each, once per machine, said on stderr); None where measuring is off or nothing could be timed.
+    """This machine's profile, after timing the variants it lacks at ``threads``; None where measuring is off.
+
+    Where one of ``manifests`` (``task``'s candidates) is missing, every task's candidates that the profile
+    lacks are timed at once (about a quarter of a second each, once per machine, said on stderr), in a
+    process of their own so that the runtimes loaded to time them do not stay in this one's memory.
 
     The profile is re-read just before it is saved, so two processes measuring at once keep each other's figures.
     """
-    from edge_bml.latency_profile import LatencyProfileError, load_profile, new_profile, save_profile
+    from edge_bml.latency_profile import LatencyProfileError, load_profile, new_profile
 
     if not measuring_enabled():
         return None
@@ -110,25 +115,61 @@ def measure_on_first_use(
         profile = load_profile() or new_profile()
     except LatencyProfileError:
         profile = new_profile()
-    missing = [m for m in manifests if profile.latency(m, threads) is None]
-    if not missing:
+    if all(profile.latency(m, threads) is not None for m in manifests):
         return profile
     print(
-        f"edge-bml: timing {len(missing)} {task} variant(s) at {threads} thread(s) on this CPU, once, so that auto "
-        f"picks the fastest here ({MEASURE_ENV}=0 turns this off) ...",
+        f"edge-bml: timing the model variants at {threads} thread(s) on this CPU, once, so that auto picks the "
+        f"fastest here ({MEASURE_ENV}=0 turns this off) ...",
         file=sys.stderr,
         flush=True,
     )
     started = time.perf_counter()
+    command = [sys.executable, "-m", "edge_bml.latency_bench", "--threads", str(threads), "--seconds", str(seconds)]
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        print(f"edge-bml: timing failed ({last}); auto goes by the shipped figures", file=sys.stderr)
+    try:
+        profile = load_profile() or profile
+    except LatencyProfileError:
+        return None
+    print(f"edge-bml: timed in {time.perf_counter() - started:.1f} s; saved to {profile.path}", file=sys.stderr)
+    return profile
+
+
+def time_missing_candidates(*, threads: int, seconds: float = FIRST_USE_SECONDS) -> Path:
+    """Time every task's ``auto`` candidates (installed, accuracy passed) that this machine's profile lacks at
+    ``threads``, and save the profile; returns its path."""
+    from edge_bml.latency_profile import LatencyProfileError, load_profile, new_profile, save_profile
+    from edge_bml.model_registry import list_manifests
+
+    try:
+        known = load_profile() or new_profile()
+    except LatencyProfileError:
+        known = new_profile()
+    missing = [
+        m
+        for m in list_manifests()
+        if m.accuracy_passed and is_available(m.backend) and known.latency(m, threads) is None
+    ]
     fresh = new_profile()
     measure_profile(missing, fresh, threads=(threads,), seconds=seconds)
     try:
         profile = load_profile() or new_profile()
     except LatencyProfileError:
         profile = new_profile()
-    for name, entry in fresh.latency_ms.items():
-        manifest = next(m for m in missing if m.name == name)
-        profile.record(manifest, threads, entry[f"threads_{threads}"])
-    save_profile(profile)
-    print(f"edge-bml: timed in {time.perf_counter() - started:.1f} s; saved to {profile.path}", file=sys.stderr)
-    return profile
+    for manifest in missing:
+        value = fresh.latency(manifest, threads)
+        if value is not None:
+            profile.record(manifest, threads, value)
+    return save_profile(profile)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    arguments = argparse.ArgumentParser(description="time the variants this machine's latency profile lacks")
+    arguments.add_argument("--threads", type=int, required=True)
+    arguments.add_argument("--seconds", type=float, default=FIRST_USE_SECONDS)
+    options = arguments.parse_args()
+    print(time_missing_candidates(threads=options.threads, seconds=options.seconds))
