@@ -33,6 +33,7 @@ def table(data_dir, tmp_path_factory):
     return first, more, data_dir / "clothing"
 
 
+@pytest.mark.slow
 def test_partitions_search_like_one_shard_and_stay_consistent(table, embedder, tmp_path):
     first, more, images = table
     whole = build_catalog(first, images, tmp_path / "whole", embedder)

@@ -65,6 +65,7 @@ def test_parse_samples_are_the_same_crops_with_their_label_maps(data_dir, tmp_pa
     assert not bare.sample_with_parse(0)[4].any()
 
 
+@pytest.mark.slow
 def test_smoke_training_with_the_parse_loss_exports_the_plain_detector(data_dir, tmp_path, capsys):
     from converters.cli import main as convert_main
     from converters.train.checkpointing import load_checkpoint

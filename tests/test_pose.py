@@ -85,6 +85,7 @@ def test_rotated_crop_maps_back_to_the_image():
     np.testing.assert_allclose(rect.to_image(centre, 64), [[110.5, 80.5]], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_full_shots_are_full_shots(val_runs):
     share = np.mean([r["full"].decision.shot == "full_shot" for r in val_runs])
     assert len(val_runs) == 159

@@ -41,6 +41,7 @@ def blank_photos(tmp_path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_collapsed_detector_is_refused_and_forced_one_is_marked_failed(models, blank_photos, ccp_val):
     pytest.importorskip("nncf")
     photos = tuple(spread([image["path"] for image in ccp_val], 6))

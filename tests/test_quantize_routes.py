@@ -113,6 +113,7 @@ def _check_written(result, root: Path, fmt: str, task: str) -> dict:
         ("pose_landmarks", "tflite", "blazepose_landmarks_full_fp32_tflite", KeepFloat(max_size=8)),
     ],
 )
+@pytest.mark.slow
 def test_blazepose_route_writes_validated_int8(pose_root, val_photos, data_dir, task, fmt, source_dir, keep_float):
     pytest.importorskip({"openvino": "nncf", "tflite": "ai_edge_quantizer"}[fmt])
     source = load_manifest(pose_root / source_dir)
@@ -178,6 +179,7 @@ def test_detector_inputs_are_the_runtime_person_crops(detector_root, val_photos)
     assert crop.height < 1.5 * (box[3] - box[1]) and crop.width / crop.height == pytest.approx(spec.width / spec.height)
 
 
+@pytest.mark.slow
 def test_detector_route_records_map(detector_root, val_photos, data_dir):
     pytest.importorskip("nncf")
     source = _fp32(detector_root, "detector", "onnx")

@@ -157,6 +157,7 @@ def test_a_ray_build_on_two_nodes_equals_the_local_build(cluster, local_build, d
     shutil.rmtree(ray_out)
 
 
+@pytest.mark.slow
 def test_a_local_ray_build_from_parquet_and_file_uris_equals_the_local_build(cluster, local_build, data_dir, tmp_path):
     """Default options (None), a Parquet table and ``file://`` URIs, no address: Ray starts its own local
     instance, even with ``RAY_ADDRESS`` naming the running cluster (which it must not join)."""
