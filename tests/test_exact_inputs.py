@@ -9,17 +9,21 @@ recorded (``benchmarks/aarch64/check.sh`` rewrites them), so a wheel that moves 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 from edge_bml.image_io import read_image
-from edge_bml.input_hashes import VARIANTS, model_inputs, probe_photos
+from edge_bml.input_hashes import VARIANTS, input_hashes, model_inputs, probe_photos
 from edge_bml.manifest import load_manifest
 from edge_bml.model_registry import models_dir
 from edge_bml.resampling import resample_box_exact, resize_exact, warp_affine_exact
 from edge_bml.stages.detector_crop import PAD_VALUE, CropBox, cut_crop
 
+REFERENCE = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "aarch64_input_hashes.json"
 CHANNEL_SWAPS = {cv2.COLOR_BGR2RGB, cv2.COLOR_RGB2BGR}
 
 
@@ -70,6 +74,11 @@ def test_every_model_input_is_built_by_exact_paths_only(monkeypatch, data_dir):
     assert (inexact, len(built)) == ([], 3 * (2 + 2 + 2 * 2 + 1 + 2))
 
 
+def test_model_inputs_hash_as_on_aarch64(data_dir):
+    reference = json.loads(REFERENCE.read_text())
+    assert input_hashes(data_dir / "ccp" / "annotations.json", len(reference["photos"])) == reference["photos"]
+
+
 def test_integer_crop_is_the_padded_slice_resized_exactly():
     image = np.random.default_rng(0).integers(0, 256, (300, 200, 3), dtype=np.uint8)
     padded = np.full((400, 200, 3), PAD_VALUE, np.uint8)
@@ -105,3 +114,18 @@ def test_rotated_crop_samples_where_opencv_does():
     matrix = np.array([[c, -s, 150.3], [s, c, 20.7]])
     opencv = cv2.warpAffine(image, matrix, (128, 128), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
     assert np.abs(warp_affine_exact(image, matrix, 128, 128).astype(int) - opencv).max() <= 1
+
+
+def test_training_crops_are_the_runtime_crops(data_dir, tmp_path):
+    # Detector training (unaugmented) reads exactly what the runtime feeds the detector for the same photo and
+    # person box: the same margin, aspect, grid and integer-corner cut.
+    from converters.train.detector_dataset import PersonCropDataset, load_ccp_records
+    from edge_bml.stages.inputs import person_crop_input
+
+    manifest = load_manifest(models_dir() / "article_detector_int8_tflite")
+    records = load_ccp_records(data_dir, split="val")[:3]
+    dataset = PersonCropDataset(records, width=manifest.input.width, height=manifest.input.height, cache_dir=tmp_path)
+    for index, record in enumerate(records):
+        photo, person = dataset.photos[index], record.person_box * dataset.scales[index]
+        runtime, _ = person_crop_input(manifest, photo, person)
+        np.testing.assert_array_equal(manifest.input.normalize(dataset.sample(index)[0]), runtime)
