@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from edge_bml.resampling import resize_exact
+from edge_bml.resampling import resize_exact, warp_affine_exact
 
 
 @dataclass(frozen=True)
@@ -66,16 +65,9 @@ class RotatedRect:
     def crop(self, image: np.ndarray, out_size: int) -> np.ndarray:
         """The rotated square cut out of ``image`` and resampled to ``out_size`` x ``out_size``."""
         matrix = self.crop_to_image_matrix(out_size)
-        # warpAffine indexes pixel centres at integers; continuous coordinates put them at i + 0.5.
+        # Image pixel centres sit at integers in warp_affine_exact; continuous coordinates put them at i + 0.5.
         matrix[:, 2] += matrix[:, :2] @ np.array([0.5, 0.5]) - 0.5
-        return cv2.warpAffine(
-            image,
-            matrix,
-            (out_size, out_size),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
+        return warp_affine_exact(image, matrix, out_size, out_size, border_value=0)
 
     def to_image(self, xy: np.ndarray, out_size: int) -> np.ndarray:
         """Map (N, 2) crop pixels back to image pixels."""

@@ -25,7 +25,12 @@
 #                           between int8 ones round differently on ARM)
 #   STAGE_PROBE             1: also run every model on the same real inputs on both machines (minutes); 0: skip
 #   RESULT                  where the result goes (benchmarks/results/aarch64_emulated.json)
-set -euo pipefail
+#   INPUT_HASHES            where the aarch64 hashes of every model input go, for tests/test_exact_inputs.py
+#                           (benchmarks/results/aarch64_input_hashes.json; written by the stage probe)
+#
+# Exit status: 0 when x86 and aarch64 gave the same results (same_as_x86, and identical model inputs where the
+# stage probe ran); 3 when they differ; 1 when a step failed (its name, command and the reason are printed).
+set -Eeuo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$REPO/benchmarks/aarch64"
@@ -42,6 +47,7 @@ FRESH=${FRESH:-0}
 HOST_PYTHON=${HOST_PYTHON:-$REPO/.venv/bin/python}
 unset PYTHONPATH EDGE_BML_MODELS
 RESULT=${RESULT:-$REPO/benchmarks/results/aarch64_emulated.json}
+INPUT_HASHES=${INPUT_HASHES:-$REPO/benchmarks/results/aarch64_input_hashes.json}
 SUITE=bookworm
 PRECISION=int8
 POSE_PRECISION=${POSE_PRECISION:-fp32}
@@ -52,12 +58,31 @@ ARM_RUNS=/opt/edge_bml/runs      # inside the root
 export QEMU_CPU
 
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-log() { printf '\n[%s] == %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+STEP="0/8 settings and needs"
+log() { STEP=$*; printf '\n[%s] == %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 info() { printf '[%s]    %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf '[%s] !! %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
+die() { printf '[%s] !! step "%s" failed: %s\n' "$(date +%H:%M:%S)" "$STEP" "$*" >&2; exit 1; }
+# Any command that fails under set -e says where, instead of ending the run without a word.
+on_error() {
+    [[ $BASHPID == "$$" ]] || return 0  # a command substitution's own failures are its caller's to judge
+    printf '[%s] !! step "%s" failed: line %s: `%s` exited with %s\n' "$(date +%H:%M:%S)" "$STEP" "$2" "$3" "$1" >&2
+}
+trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+run_logged() {  # run_logged LOG CMD...: CMD's stderr to LOG; on failure its tail and the log's path
+    local log_file=$1
+    shift
+    if ! "$@" 2>"$log_file"; then
+        tail -15 "$log_file" >&2
+        die "$(basename "$1") failed (stderr above, all of it in $log_file)"
+    fi
+}
 
 [[ $EUID -eq 0 ]] || die "run as root: debootstrap, chroot and mount need it"
 [[ -x $HOST_PYTHON ]] || die "no x86 venv at $HOST_PYTHON (python3 -m venv .venv && .venv/bin/pip install -e .)"
+# count_macs.py reads the ONNX variants with onnx, which the runtime install (pip install -e .) does not bring.
+"$HOST_PYTHON" -c "import onnx" 2>/dev/null ||
+    die "the x86 venv ($HOST_PYTHON) has no onnx, which count_macs.py needs: $HOST_PYTHON -m pip install onnx (or -e '.[convert]')"
+command -v chroot >/dev/null && command -v mount >/dev/null || die "chroot and mount are needed (coreutils, mount)"
 HOST_BML="$(dirname "$HOST_PYTHON")/edge-bml"
 [[ -d $DATA/ccp && -d $DATA/clothing ]] || die "no data folder at $DATA (set EDGE_BML_DATA)"
 DATA=$(realpath "$DATA")
@@ -74,9 +99,13 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 [[ -x /usr/bin/qemu-aarch64-static ]] || missing+=(qemu-user-static)
 command -v update-binfmts >/dev/null || missing+=(binfmt-support)
 if ((${#missing[@]})); then
-    info "installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support debootstrap
+    command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them: install them first"
+    info "installing ${missing[*]} (apt-get)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static \
+        binfmt-support debootstrap; } >"$CACHE/apt.log" 2>&1; then
+        tail -10 "$CACHE/apt.log" >&2
+        die "could not install ${missing[*]} with apt-get ($CACHE/apt.log): install qemu-user-static, binfmt-support and debootstrap"
+    fi
 fi
 EMULATOR=$(/usr/bin/qemu-aarch64-static --version | head -1)
 info "$EMULATOR, QEMU_CPU=$QEMU_CPU"
@@ -84,12 +113,14 @@ info "$EMULATOR, QEMU_CPU=$QEMU_CPU"
 log "2/8 binfmt_misc: aarch64 binaries run through qemu-aarch64-static"
 if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
     info "mounting binfmt_misc"
-    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+        die "cannot mount binfmt_misc (a container without the privilege?): aarch64 binaries cannot run here"
 fi
 if ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
     update-binfmts --enable qemu-aarch64 || update-binfmts --import qemu-aarch64
 fi
-grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 || die "qemu-aarch64 is not registered in binfmt_misc"
+grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
+    die "qemu-aarch64 is not registered in binfmt_misc (update-binfmts --enable qemu-aarch64 failed)"
 info "$(tr '\n' ' ' </proc/sys/fs/binfmt_misc/qemu-aarch64)"
 
 # ---------------------------------------------------------------------------------------------------------
@@ -114,10 +145,15 @@ else
     fi
     rm -rf "$partial"
     mkdir -p "$partial"
-    debootstrap --arch=arm64 --foreign --variant=minbase \
+    root_start=$(date +%s.%N)
+    run_logged "$CACHE/debootstrap.log" debootstrap --arch=arm64 --foreign --variant=minbase \
         --include=python3,python3-venv,python3-pip,ca-certificates "$SUITE" "$partial" "$MIRROR"
     cp /usr/bin/qemu-aarch64-static "$partial/usr/bin/"
-    chroot "$partial" /debootstrap/debootstrap --second-stage
+    if ! chroot "$partial" /debootstrap/debootstrap --second-stage >"$CACHE/debootstrap2.log" 2>&1; then
+        tail -15 "$CACHE/debootstrap2.log" "$partial/debootstrap/debootstrap.log" >&2 || true
+        die "debootstrap's second stage (under qemu) failed: $CACHE/debootstrap2.log"
+    fi
+    info "root built in $(elapsed "$root_start") s"
     mv "$partial" "$ROOT"
     echo "debian $(cat "$ROOT/etc/debian_version") arm64 from $MIRROR, $(date -u +%FT%TZ)" >"$ROOT/.edge_bml_root_ok"
 fi
@@ -290,16 +326,16 @@ has_pose() { [[ $1 != onnxruntime ]]; }  # BlazePose has no ONNX variant
 
 # ---------------------------------------------------------------------------------------------------------
 log "7/8 runs: x86 here, aarch64 in the root (emulated), then the comparison after each backend"
-"$HOST_PYTHON" "$HERE/env_info.py" --out "$RUNS/x86/meta.json" 2>/dev/null
-in_root "$VENV/bin/python" "$REPO/benchmarks/aarch64/env_info.py" --out "$ARM_RUNS/meta.json" \
-    --extra "emulator=$EMULATOR" --extra "qemu_cpu=$QEMU_CPU" --extra "debian=$DEBIAN_RELEASE"
+run_logged "$CACHE/env_info_x86.err" "$HOST_PYTHON" "$HERE/env_info.py" --out "$RUNS/x86/meta.json"
+run_logged "$CACHE/env_info_aarch64.err" in_root "$VENV/bin/python" "$REPO/benchmarks/aarch64/env_info.py" \
+    --out "$ARM_RUNS/meta.json" --extra "emulator=$EMULATOR" --extra "qemu_cpu=$QEMU_CPU" --extra "debian=$DEBIAN_RELEASE"
 cp "$ROOT$ARM_RUNS/meta.json" "$RUNS/aarch64/meta.json"
 
 articles_per_look=4
 compare() {
-    "$HOST_PYTHON" "$HERE/count_macs.py" "$SNAP/quantized_models" --articles "$articles_per_look" \
-        --json "$CACHE/macs.json" >"$CACHE/macs.txt" 2>/dev/null
-    "$HOST_PYTHON" "$HERE/compare.py" --x86 "$RUNS/x86" --arm "$RUNS/aarch64" --out "$RESULT" \
+    run_logged "$CACHE/macs.err" "$HOST_PYTHON" "$HERE/count_macs.py" "$SNAP/quantized_models" \
+        --articles "$articles_per_look" --json "$CACHE/macs.json" >"$CACHE/macs.txt"
+    run_logged "$CACHE/compare.err" "$HOST_PYTHON" "$HERE/compare.py" --x86 "$RUNS/x86" --arm "$RUNS/aarch64" --out "$RESULT" \
         --backends "$(echo "$BACKENDS" | tr ' ' ',')" --macs "$CACHE/macs.json" \
         --info "emulator=$EMULATOR (user mode, binfmt_misc), QEMU_CPU=$QEMU_CPU" --info "debian=$DEBIAN_RELEASE" \
         --info "options=--precision $PRECISION --threads $THREADS, pose stage at $POSE_PRECISION; catalog: $(($(wc -l <"$CACHE/items_subset.csv") - 1)) clothing products (every ${ITEMS_EVERY}th), built on x86" \
@@ -361,14 +397,21 @@ done
 
 if [[ $STAGE_PROBE == 1 && ! -s $RUNS/aarch64/stage_outputs/inputs.json ]]; then
     log "every model on the same real inputs (2 photos, fixed boxes): where do the machines differ?"
-    "$HOST_PYTHON" "$HERE/stage_probe.py" --annotations "$DATA/ccp/annotations.json" --photos 2 \
-        --out "$RUNS/x86/stage_outputs" 2>"$RUNS/x86/stage_probe.err"
+    run_logged "$RUNS/x86/stage_probe.err" "$HOST_PYTHON" "$HERE/stage_probe.py" \
+        --annotations "$DATA/ccp/annotations.json" --photos 2 --out "$RUNS/x86/stage_outputs" \
+        --hashes-out "$RUNS/x86/input_hashes.json" --hash-photos 3
     start=$(date +%s.%N)
-    in_root "$VENV/bin/python" "$REPO/benchmarks/aarch64/stage_probe.py" --annotations "$DATA/ccp/annotations.json" \
-        --photos 2 --out "$ARM_RUNS/stage_outputs" 2>"$ROOT$ARM_RUNS/stage_probe.err"
+    run_logged "$ROOT$ARM_RUNS/stage_probe.err" in_root "$VENV/bin/python" "$REPO/benchmarks/aarch64/stage_probe.py" \
+        --annotations "$DATA/ccp/annotations.json" --photos 2 --out "$ARM_RUNS/stage_outputs" \
+        --hashes-out "$ARM_RUNS/input_hashes.json" --hash-photos 3
     info "aarch64 stage probe: $(elapsed "$start") s (emulated)"
-    cp -a "$ROOT$ARM_RUNS/stage_outputs" "$ROOT$ARM_RUNS/stage_probe.err" "$RUNS/aarch64/"
+    cp -a "$ROOT$ARM_RUNS/stage_outputs" "$ROOT$ARM_RUNS/stage_probe.err" "$ROOT$ARM_RUNS/input_hashes.json" "$RUNS/aarch64/"
     compare
+fi
+if [[ -s $RUNS/aarch64/input_hashes.json ]]; then
+    # The reference tests/test_exact_inputs.py checks x86 against: the aarch64 machine's hashes of every input.
+    cp "$RUNS/aarch64/input_hashes.json" "$INPUT_HASHES"
+    info "aarch64 input hashes written to $INPUT_HASHES"
 fi
 
 if [[ " $BACKENDS " == *" openvino "* && ! -s $RUNS/aarch64/openvino_probe.json ]]; then
@@ -390,3 +433,15 @@ for d in r["differences"][:20]:
     print("  -", d)
 EOF
 cat "$CACHE/macs.txt" >&2
+STEP="8/8 verdict"
+"$HOST_PYTHON" - "$RESULT" "$RUNS/x86/input_hashes.json" "$RUNS/aarch64/input_hashes.json" <<'EOF' || exit 3
+import json, os, sys
+r = json.load(open(sys.argv[1]))
+probe = r.get("models_on_same_real_inputs") or {}
+hashes = [json.load(open(p))["photos"] for p in sys.argv[2:] if os.path.exists(p)]
+hashes_equal = hashes[0] == hashes[1] if len(hashes) == 2 else "not compared (STAGE_PROBE=0)"
+same = r["same_as_x86"] and probe.get("inputs_identical", True) and hashes_equal is not False
+print(f"verdict: {'same' if same else 'DIFFERENT'} (same_as_x86={r['same_as_x86']}, "
+      f"inputs_identical={probe.get('inputs_identical')}, input hashes equal={hashes_equal})", file=sys.stderr)
+sys.exit(0 if same else 1)
+EOF

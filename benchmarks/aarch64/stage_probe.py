@@ -1,12 +1,14 @@
 """Each model on the same real inputs, on this machine: where do x86 and aarch64 start to differ?
 
 For each photo: the decoded pixels, then each model's input tensor made by the runtime's own functions
-(``edge_bml.stages.inputs``) from fixed boxes (the annotation's person box and first article box, so that
-no earlier model's output feeds a later model's input), and each variant's raw outputs at 1 thread.
-Writes ``OUT/inputs.json`` (sha256 of the pixels and of every input tensor) and ``OUT/<photo>__<variant>.npz``.
-``compare.py`` compares two such folders.
+(``edge_bml.input_hashes.model_inputs``: from fixed boxes, so that no earlier model's output feeds a later
+model's input), and each variant's raw outputs at 1 thread. Writes ``OUT/inputs.json`` (sha256 of the pixels
+and of every input tensor) and ``OUT/<photo>__<variant>.npz``; ``compare.py`` compares two such folders.
+With ``--hashes-out FILE``, also the hashes of every model input for the first ``--hash-photos`` photos
+(``edge_bml.input_hashes.input_hashes``), as ``tests/test_exact_inputs.py`` compares them on x86.
 
 Usage: python stage_probe.py --annotations ccp/annotations.json --photos 2 --out DIR [--variants a,b,...]
+       [--hashes-out FILE --hash-photos 3]
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import platform
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 DEFAULT_VARIANTS = (
@@ -39,15 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=int, default=2, help="first N CCP val photos")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--hashes-out", type=Path, help="write every model input's hash here (JSON)")
+    parser.add_argument("--hash-photos", type=int, default=3, help="photos for --hashes-out")
     args = parser.parse_args(argv)
 
     import edge_bml  # noqa: F401  (loads the system libstdc++ first)
     from edge_bml.backends import open_backend
     from edge_bml.image_io import read_image
+    from edge_bml.input_hashes import input_hashes, model_inputs
     from edge_bml.manifest import load_manifest
     from edge_bml.model_registry import models_dir
-    from edge_bml.resampling import resize_exact
-    from edge_bml.stages.inputs import embedder_input, person_crop_input, pose_detection_input
 
     root = args.annotations.parent
     images = [i for i in json.loads(args.annotations.read_text())["images"] if i["split"] == "val"][: args.photos]
@@ -63,26 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         photo = root / image_info["file"]
         image = read_image(photo)
         entry: dict = {"pixels": _sha(image), "inputs": {}}
-        person_box = image_info["person_box"]
-        article_box = [int(v) for v in image_info["objects"][0]["box"]]
         for name, (manifest, path) in models.items():
-            if manifest.task == "pose_detection":
-                tensor, _ = pose_detection_input(manifest, image)
-            elif manifest.task == "pose_landmarks":  # the person box as a square crop, resized
-                x0, y0, x1, y1 = person_box
-                side = max(x1 - x0, y1 - y0)
-                cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-                matrix = np.float32([[1, 0, side / 2 - cx], [0, 1, side / 2 - cy]])
-                square = cv2.warpAffine(image, matrix, (int(side), int(side)), flags=cv2.INTER_LINEAR)
-                spec = manifest.input
-                tensor = spec.normalize(resize_exact(square, spec.width, spec.height))
-            elif manifest.task == "detector":
-                tensor, _ = person_crop_input(manifest, image, person_box)
-            elif manifest.task == "embedder":
-                x0, y0, x1, y1 = article_box
-                tensor = embedder_input(manifest, np.ascontiguousarray(image[y0:y1, x0:x1]))
-            else:
+            tensors = list(model_inputs(manifest, image, image_info))
+            if not tensors:
                 continue
+            tensor = tensors[0][1]  # the model runs on the first; the others (whole photo) are only hashed
+            for label, other in tensors[1:]:
+                entry["inputs"][f"{name}/{label}"] = _sha(np.asarray(other))
             tensor = np.asarray(tensor)
             if tensor.ndim == 3:
                 tensor = tensor[None]
@@ -98,7 +88,25 @@ def main(argv: list[str] | None = None) -> int:
             np.savez(args.out / f"{photo.stem}__{name}.npz", **{f"out{i}": v for i, v in enumerate(outputs.values())})
         report[photo.name] = entry
     (args.out / "inputs.json").write_text(json.dumps(report, indent=1) + "\n")
+    if args.hashes_out:
+        hashes = {
+            "what": "sha256[:16] of every model input (edge_bml.input_hashes), written by stage_probe.py",
+            "machine": f"{platform.machine()} {platform.python_version()}",
+            "versions": {name: _version(name) for name in ("numpy", "opencv-python-headless", "ai-edge-litert")},
+            "photos": input_hashes(args.annotations, args.hash_photos),
+        }
+        args.hashes_out.parent.mkdir(parents=True, exist_ok=True)
+        args.hashes_out.write_text(json.dumps(hashes, indent=1) + "\n")
     return 0
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "absent"
 
 
 if __name__ == "__main__":

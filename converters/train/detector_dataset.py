@@ -2,7 +2,7 @@
 
 Photos are decoded once and stored downscaled (so that the person crop is a little larger than
 the model input) in a cache outside the repository, one ``.npy`` per photo; each sample then costs
-one affine warp. The crop rule is the runtime's (``edge_bml.stages.detector_crop``).
+one exact crop and resize. The crop rule is the runtime's (``edge_bml.stages.detector_crop``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from converters.train.person_photo_cache import cached_person_photo
 from edge_bml.catalog.progress import Progress
 from edge_bml.data_fetch.sources import CCP_CATEGORIES
 from edge_bml.errors import EdgeBmlError
-from edge_bml.stages.detector_crop import CropBox, cut_crop, person_crop_box
+from edge_bml.stages.detector_crop import CROP_GRID_PX, CropBox, cut_crop, person_crop_box
 
 CATEGORIES = tuple(CCP_CATEGORIES)
 DEFAULT_CACHE = Path("/tmp/edge_bml_cache/detector_photos")
@@ -161,7 +161,10 @@ class PersonCropDataset:
         boxes = record.boxes * scale
         if rng is not None:
             person = _jitter_box(person, rng)
-        crop = person_crop_box(person, aspect=self.width / self.height, margin=CROP_MARGIN)
+        # The runtime's crop rule (stages.inputs.person_crop_input): margin, aspect, then the grid, so that
+        # training cuts the same integer-cornered crops with the same resize_exact.
+        aspect = self.width / self.height
+        crop = person_crop_box(person, aspect=aspect, margin=CROP_MARGIN).snapped(CROP_GRID_PX, aspect=aspect)
         image = cut_crop(photo, crop, self.width, self.height)
         boxes = crop.to_input(boxes, self.width, self.height)
         boxes, labels = _clip_boxes(boxes, record.labels, self.width, self.height)

@@ -84,12 +84,15 @@ def read_class_map(path: Path, table: np.ndarray) -> np.ndarray:
 
 
 def cut_label_crop(labels: np.ndarray, crop: CropBox, input_width: int, input_height: int) -> np.ndarray:
-    """The class map under ``crop`` at the input size: nearest neighbour, background (0) outside the photo."""
-    sx, sy = input_width / crop.width, input_height / crop.height
-    matrix = np.array([[sx, 0.0, -crop.x0 * sx], [0.0, sy, -crop.y0 * sy]], np.float64)
-    return cv2.warpAffine(
-        labels, matrix, (input_width, input_height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT
-    )
+    """The class map under ``crop`` at the input size: nearest neighbour, background (0) outside the photo.
+    Output pixel centres map to photo pixel centres, as in ``cut_crop``, so labels stay on their pixels."""
+    h, w = labels.shape[:2]
+    ys = np.floor(crop.y0 + (np.arange(input_height) + 0.5) * (crop.height / input_height)).astype(np.int64)
+    xs = np.floor(crop.x0 + (np.arange(input_width) + 0.5) * (crop.width / input_width)).astype(np.int64)
+    out = labels[np.clip(ys, 0, h - 1)][:, np.clip(xs, 0, w - 1)]
+    out[(ys < 0) | (ys >= h)] = 0
+    out[:, (xs < 0) | (xs >= w)] = 0
+    return out
 
 
 def jitter_box(box: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from edge_bml.errors import ImageError
-from edge_bml.resampling import resize_exact
+from edge_bml.resampling import resample_box_exact, resize_exact
 
 PAD_VALUE = 114
 
@@ -91,27 +90,27 @@ def whole_photo_crop_box(width: int, height: int, *, aspect: float) -> CropBox:
 
 
 def cut_crop(image: np.ndarray, crop: CropBox, input_width: int, input_height: int) -> np.ndarray:
-    """Resample ``crop`` of an HxWx3 image to ``input_width`` x ``input_height``.
+    """Resample ``crop`` of an HxWx3 image to ``input_width`` x ``input_height``; outside the photo reads
+    ``PAD_VALUE``. The same pixels on every CPU and with every OpenCV build: a crop with integer corners (the
+    runtime's, on ``CROP_GRID_PX``) is padded and sliced in numpy, then ``resize_exact``; any other crop (the
+    whole-photo fallback, training's jittered crops) goes through ``resample_box_exact``, the same rule in
+    integer numpy (pixel centres onto pixel centres, area-averaged by a whole factor when shrinking).
 
     Raises:
         ImageError: the image is not an HxWx3 array.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         raise ImageError(f"expected an HxWx3 image, got an array of shape {image.shape}")
-    sx, sy = input_width / crop.width, input_height / crop.height
-    matrix = np.array([[sx, 0.0, -crop.x0 * sx], [0.0, sy, -crop.y0 * sy]], np.float64)
-    if min(sx, sy) < 0.7:
-        # warpAffine has no area filter: shrink the photo first (alike on every CPU), then place it.
-        k = max(sx, sy)
-        small = resize_exact(image, max(1, round(image.shape[1] * k)), max(1, round(image.shape[0] * k)))
-        kx, ky = small.shape[1] / image.shape[1], small.shape[0] / image.shape[0]
-        matrix = np.array([[sx / kx, 0.0, -crop.x0 * sx], [0.0, sy / ky, -crop.y0 * sy]], np.float64)
-        image = small
-    return cv2.warpAffine(
-        image,
-        matrix,
-        (input_width, input_height),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
-    )
+    corners = (crop.x0, crop.y0, crop.x1, crop.y1)
+    if not all(float(v).is_integer() for v in corners):
+        return resample_box_exact(image, corners, input_width, input_height, pad_value=PAD_VALUE)
+    x0, y0, x1, y1 = (int(v) for v in corners)
+    h, w = image.shape[:2]
+    if x0 >= 0 and y0 >= 0 and x1 <= w and y1 <= h:
+        region = image[y0:y1, x0:x1]
+    else:
+        region = np.full((y1 - y0, x1 - x0, 3), PAD_VALUE, np.uint8)
+        cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if cx1 > cx0 and cy1 > cy0:
+            region[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = image[cy0:cy1, cx0:cx1]
+    return resize_exact(region, input_width, input_height)
