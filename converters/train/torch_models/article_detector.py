@@ -17,6 +17,7 @@ from torch import nn
 from converters.train.torch_models.mobilenet_v2 import TAP_CHANNELS, MobileNetV2Features, conv_bn_relu
 
 STRIDES = (8, 16, 32)
+BACKBONES = ("mobilenet_v2", "centernet_coco")
 
 
 def separable(channels: int) -> nn.Sequential:
@@ -38,6 +39,20 @@ class Pyramid(nn.Module):
         p4 = c4 + F.interpolate(p5, scale_factor=2.0, mode="nearest")
         p3 = c3 + F.interpolate(p4, scale_factor=2.0, mode="nearest")
         return [smooth(p) for smooth, p in zip(self.smooth, (p3, p4, p5))]
+
+
+class CenterNetPyramid(nn.Module):
+    """The COCO CenterNet's top-down neck (strides 8, 16, 32), then a 1x1 lateral per level to ``width``."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        from converters.train.torch_models.mobilenet_v3_centernet import LEVEL_CHANNELS, CenterNetNeck
+
+        self.top = CenterNetNeck()
+        self.laterals = nn.ModuleList(conv_bn_relu(c, width, 1) for c in LEVEL_CHANNELS)
+
+    def forward(self, taps: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [lateral(level) for lateral, level in zip(self.laterals, self.top(taps))]
 
 
 class Head(nn.Module):
@@ -81,13 +96,38 @@ def grid_points(width: int, height: int) -> tuple[torch.Tensor, torch.Tensor]:
 class ArticleDetector(nn.Module):
     """Fashion-article detector for a fixed ``width`` x ``height`` NCHW input (ImageNet-normalised RGB)."""
 
-    def __init__(self, *, num_classes: int, width: int, height: int, channels: int = 96) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        width: int,
+        height: int,
+        channels: int = 96,
+        backbone: str = "mobilenet_v2",
+        input_mean: tuple[float, ...] = (0.0, 0.0, 0.0),
+        input_std: tuple[float, ...] = (1.0, 1.0, 1.0),
+    ) -> None:
+        """``backbone``: ``mobilenet_v2`` (ImageNet MobileNetV2 + a feature pyramid) or ``centernet_coco``
+        (the COCO CenterNet's MobileNetV3 and neck, which read 0..255 pixels: ``input_mean``/``input_std``,
+        the normalisation the input arrives with, are undone first).
+
+        Raises:
+            ValueError: a size that is not a multiple of 32, or an unknown backbone.
+        """
         super().__init__()
         if width % 32 or height % 32:
             raise ValueError(f"input width and height must be multiples of 32, got {width}x{height}")
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
         self.num_classes, self.input_width, self.input_height = num_classes, width, height
-        self.backbone = MobileNetV2Features()
-        self.neck = Pyramid(channels)
+        if backbone == "centernet_coco":
+            from converters.train.torch_models.mobilenet_v3_centernet import CenterNetFeatures
+
+            self.backbone = CenterNetFeatures(input_mean=input_mean, input_std=input_std)
+            self.neck = CenterNetPyramid(channels)
+        else:
+            self.backbone = MobileNetV2Features()
+            self.neck = Pyramid(channels)
         self.head = Head(channels, num_classes)
         points, strides = grid_points(width, height)
         self.register_buffer("points", points, persistent=False)
