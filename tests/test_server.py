@@ -17,6 +17,7 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from edge_bml.pipeline import LookOptions  # noqa: E402
 from edge_bml.server.app import ServerOptions, create_app  # noqa: E402
+from tests.browser import chromium_browser  # noqa: E402
 from tests.look_fixtures import build_small_catalog  # noqa: E402
 from tests.loopback_server import LoopbackServer as _Server  # noqa: E402
 from tests.loopback_server import free_port as _free_port  # noqa: E402
@@ -531,14 +532,7 @@ def test_where_filters_by_query_or_form_and_a_missing_column_is_a_422(server, ph
 
 
 def test_kiosk_offers_a_department_choice_from_the_catalog_attributes(server, ccp_val):
-    import shutil
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+    with chromium_browser() as browser:
         page = browser.new_page()
         page.goto(server.url + "/")
         page.wait_for_selector("#department:not([hidden])", timeout=30_000)
@@ -555,7 +549,6 @@ def test_kiosk_offers_a_department_choice_from_the_catalog_attributes(server, cc
         page.select_option("#department-choice", "true")
         page.set_input_files("#file", str(ccp_val[0]["path"]))
         page.wait_for_selector("body[data-state=done]", timeout=90_000)
-        browser.close()
     [(url, look)] = seen
     assert url.endswith("/v1/look?where=kids%3Dtrue")
     matches = [m for a in look["articles"] for m in a["matches"]]

@@ -23,6 +23,7 @@ from edge_bml.model_registry import select_variant  # noqa: E402
 from edge_bml.pipeline import LookOptions  # noqa: E402
 from edge_bml.server.app import ServerOptions, create_app  # noqa: E402
 from edge_bml.stages.embedder import ArticleEmbedder  # noqa: E402
+from tests.browser import chromium_browser  # noqa: E402
 from tests.loopback_server import LoopbackServer  # noqa: E402
 from tests.test_jpeg_scan_bomb import scan_bomb  # noqa: E402
 
@@ -120,12 +121,7 @@ def test_every_page_carries_a_policy_that_allows_only_the_servers_own_scripts(se
 
 @pytest.mark.browser
 def test_chromium_runs_no_script_from_a_product_photo_and_the_pages_break_no_policy(server):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+    with chromium_browser() as browser:
         page = browser.new_page()
         violations = []
         page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
@@ -140,7 +136,6 @@ def test_chromium_runs_no_script_from_a_product_photo_and_the_pages_break_no_pol
         assert page.inner_text("#catalog") != "…"
         page.goto(f"{server.url}/docs")
         page.wait_for_selector("#swagger-ui > *", timeout=30_000)
-        browser.close()
     assert violations == []
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ pytest.importorskip("uvicorn")
 
 from edge_bml.pipeline import LookOptions  # noqa: E402
 from edge_bml.server.app import ServerOptions, create_app  # noqa: E402
+from tests.browser import chromium_browser  # noqa: E402
 from tests.look_fixtures import build_small_catalog  # noqa: E402
 from tests.loopback_server import LoopbackServer  # noqa: E402
 
@@ -42,12 +42,7 @@ def test_the_schema_is_openapi_3_0_with_one_body_type_and_typed_metrics(server):
 
 @pytest.mark.browser
 def test_docs_render_the_api_in_chromium_offline(server):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+    with chromium_browser() as browser:
         page = browser.new_page()
         outside = []
         page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(server.url) else None)
@@ -55,7 +50,6 @@ def test_docs_render_the_api_in_chromium_offline(server):
         page.wait_for_selector(".opblock-summary-path", timeout=30_000)
         text = page.inner_text("body")
         paths = page.eval_on_selector_all(".opblock-summary-path", "nodes => nodes.map(n => n.innerText)")
-        browser.close()
     assert "Unable to render" not in text
     assert "/v1/look" in paths and "/v1/catalog" in paths
     assert [url for url in outside if not url.startswith("data:")] == []

@@ -19,7 +19,7 @@ from edge_bml.catalog.colour_rerank import DEFAULT_CANDIDATES, check_weight, rer
 from edge_bml.catalog.filtered_search import FilteredSearch
 from edge_bml.catalog.matches import Match, Matches
 from edge_bml.catalog.products import confined_image
-from edge_bml.catalog.shards import PartitionedShard, open_shard, search_shards
+from edge_bml.catalog.shards import PartitionedShard, merge_top_k, open_shard, search_shards
 from edge_bml.catalog.vectors import to_stored
 from edge_bml.errors import CatalogCategoryError, CatalogError, CatalogIntegrityError
 
@@ -268,11 +268,7 @@ class Catalog:
             if not len(allowed):
                 continue
             found_keys, found_scores = self._filtered.search(shard, stored, allowed, k, cache_key=(category, signature))
-            all_keys = np.concatenate([keys, found_keys], axis=1)
-            all_scores = np.concatenate([scores, found_scores], axis=1)
-            order = np.argsort(-all_scores, axis=1, kind="stable")[:, :k]
-            keys = np.take_along_axis(all_keys, order, axis=1)
-            scores = np.take_along_axis(all_scores, order, axis=1)
+            keys, scores = merge_top_k(keys, scores, found_keys, found_scores, k)
         keys[~np.isfinite(scores)] = -1
         return keys, scores
 

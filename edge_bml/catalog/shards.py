@@ -128,10 +128,16 @@ def search_shards(shards: dict, queries: np.ndarray, *, dtype: str, k: int) -> t
         counts = np.asarray(getattr(found, "counts", [len(found.keys)])).reshape(-1)
         columns = np.arange(found_keys.shape[1])[None, :]
         found_scores = np.where(columns < counts[:, None], found_scores, -np.inf)
-        all_keys = np.concatenate([keys, found_keys], axis=1)
-        all_scores = np.concatenate([scores, found_scores], axis=1)
-        order = np.argsort(-all_scores, axis=1, kind="stable")[:, :k]
-        keys = np.take_along_axis(all_keys, order, axis=1)
-        scores = np.take_along_axis(all_scores, order, axis=1)
+        keys, scores = merge_top_k(keys, scores, found_keys, found_scores, k)
     keys[~np.isfinite(scores)] = -1
     return keys, scores
+
+
+def merge_top_k(
+    keys: np.ndarray, scores: np.ndarray, more_keys: np.ndarray, more_scores: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` per row of two (keys, scores) result sets, best first; ties keep the first set's order."""
+    all_keys = np.concatenate([keys, more_keys], axis=1)
+    all_scores = np.concatenate([scores, more_scores], axis=1)
+    order = np.argsort(-all_scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(all_keys, order, axis=1), np.take_along_axis(all_scores, order, axis=1)
