@@ -107,14 +107,11 @@ def measure_on_first_use(
 
     The profile is re-read just before it is saved, so two processes measuring at once keep each other's figures.
     """
-    from edge_bml.latency_profile import LatencyProfileError, load_profile, new_profile
+    from edge_bml.latency_profile import LatencyProfileError, load_or_new_profile, load_profile
 
     if not measuring_enabled():
         return None
-    try:
-        profile = load_profile() or new_profile()
-    except LatencyProfileError:
-        profile = new_profile()
+    profile = load_or_new_profile()
     if all(profile.latency(m, threads) is not None for m in manifests):
         return profile
     print(
@@ -140,13 +137,10 @@ def measure_on_first_use(
 def time_missing_candidates(*, threads: int, seconds: float = FIRST_USE_SECONDS) -> Path:
     """Time every task's ``auto`` candidates (installed, accuracy passed) that this machine's profile lacks at
     ``threads``, and save the profile; returns its path."""
-    from edge_bml.latency_profile import LatencyProfileError, load_profile, new_profile, save_profile
+    from edge_bml.latency_profile import load_or_new_profile, new_profile, save_profile
     from edge_bml.model_registry import list_manifests
 
-    try:
-        known = load_profile() or new_profile()
-    except LatencyProfileError:
-        known = new_profile()
+    known = load_or_new_profile()
     missing = [
         m
         for m in list_manifests()
@@ -154,10 +148,7 @@ def time_missing_candidates(*, threads: int, seconds: float = FIRST_USE_SECONDS)
     ]
     fresh = new_profile()
     measure_profile(missing, fresh, threads=(threads,), seconds=seconds)
-    try:
-        profile = load_profile() or new_profile()
-    except LatencyProfileError:
-        profile = new_profile()
+    profile = load_or_new_profile()  # re-read: another process may have saved figures meanwhile
     for manifest in missing:
         value = fresh.latency(manifest, threads)
         if value is not None:

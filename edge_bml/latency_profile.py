@@ -111,6 +111,15 @@ def load_profile(path: str | Path | None = None) -> LatencyProfile | None:
     )
 
 
+def load_or_new_profile(machine: MachineIdentity | None = None) -> LatencyProfile:
+    """This machine's profile, or an empty one where none was measured or the file is unreadable (a new
+    measurement then replaces it)."""
+    try:
+        return load_profile() or new_profile(machine)
+    except LatencyProfileError:
+        return new_profile(machine)
+
+
 def save_profile(profile: LatencyProfile) -> Path:
     """Write the profile atomically to its path (this machine's by default); returns the path."""
     profile.measured_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -32,6 +32,16 @@ def ccp_val(ccp_annotations: dict, data_dir: Path) -> list[dict]:
     return images
 
 
+@pytest.fixture(scope="module")
+def embedder():
+    """The FP32 article embedder at one thread, loaded once per test module (catalog builds in tests)."""
+    from edge_bml.model_registry import select_variant
+    from edge_bml.stages.embedder import ArticleEmbedder
+
+    with ArticleEmbedder(select_variant("embedder", precision="fp32"), threads=1) as model:
+        yield model
+
+
 @pytest.fixture(scope="session", autouse=True)
 def own_cache_folder(tmp_path_factory):
     """Tests never read the developer's latency profile (``edge-bml bench``) nor time variants on first

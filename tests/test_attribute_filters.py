@@ -15,18 +15,10 @@ from edge_bml.catalog.search import Catalog
 from edge_bml.cli.main import main
 from edge_bml.errors import CatalogFilterError
 from edge_bml.image_io import read_image
-from edge_bml.model_registry import select_variant
-from edge_bml.stages.embedder import ArticleEmbedder
 from tests.embedder_models import clothing_rows, write_items_csv
 
 GENDERS = ("Women", "Men", "Unisex")
 COLUMNS = ("id", "file", "label", "category", "kids", "gender")
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    with ArticleEmbedder(select_variant("embedder", precision="fp32"), threads=1) as model:
-        yield model
 
 
 @pytest.fixture(scope="module")

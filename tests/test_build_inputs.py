@@ -20,14 +20,6 @@ from edge_bml.catalog.search import Catalog
 from edge_bml.cli.main import main
 from edge_bml.errors import CatalogError
 from edge_bml.look_html import _thumbnail
-from edge_bml.model_registry import select_variant
-from edge_bml.stages.embedder import ArticleEmbedder
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    with ArticleEmbedder(select_variant("embedder", precision="fp32"), threads=1) as model:
-        yield model
 
 
 @pytest.fixture

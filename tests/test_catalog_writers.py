@@ -47,12 +47,6 @@ def _table(path: Path, ids: list[str]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    with ArticleEmbedder(select_variant("embedder", precision="fp32"), threads=1) as model:
-        yield model
-
-
 @pytest.fixture
 def source(tmp_path):
     ids = [f"base_{n}" for n in range(6)]

@@ -23,8 +23,6 @@ from edge_bml.catalog.staging import remove_stale_staging, staged_directory
 from edge_bml.cli.main import main
 from edge_bml.errors import CatalogError, CatalogIntegrityError, ImageError, ImageTooLargeError
 from edge_bml.image_io import decode_image, read_image
-from edge_bml.model_registry import select_variant
-from edge_bml.stages.embedder import ArticleEmbedder
 
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40), (40, 200, 200), (120, 60, 160)]
 
@@ -57,12 +55,6 @@ def _images(root: Path, count: int = 6) -> Path:
 
 
 GOOD_ROWS = [(f"p{n}", f"p{n}.jpg", "top" if n % 2 else "bottom") for n in range(6)]
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    with ArticleEmbedder(select_variant("embedder", precision="fp32"), threads=1) as model:
-        yield model
 
 
 @pytest.fixture(scope="module")

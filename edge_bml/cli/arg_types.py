@@ -175,7 +175,4 @@ def port_number(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: not a whole number in that range.
     """
-    value = positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535, got {value}")
-    return value
+    return bounded_int(text, 1, 65535, what=" (a TCP port)")

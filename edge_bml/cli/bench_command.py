@@ -35,7 +35,7 @@ def _shipped(manifest, threads: int) -> float | None:
 def run(args: argparse.Namespace) -> int:
     from edge_bml.catalog.progress import Progress
     from edge_bml.latency_bench import measure_profile
-    from edge_bml.latency_profile import LatencyProfileError, load_profile, new_profile, save_profile
+    from edge_bml.latency_profile import load_or_new_profile, save_profile
     from edge_bml.machine import current_machine
     from edge_bml.model_registry import list_manifests
 
@@ -45,10 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if not manifests:
         raise SystemExit(f"edge-bml bench: error: no model variants for tasks {args.task}")
     machine = current_machine()
-    try:
-        profile = load_profile() or new_profile(machine)
-    except LatencyProfileError:
-        profile = new_profile(machine)  # an unreadable profile is replaced by a new measurement
+    profile = load_or_new_profile(machine)  # an unreadable profile is replaced by a new measurement
     if not args.json:
         print(f"measuring {len(manifests)} variants at threads {args.threads} on {machine.describe()}")
     progress = Progress(len(manifests) * len(args.threads), label="bench", interval=0.5)
