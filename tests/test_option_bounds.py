@@ -45,7 +45,7 @@ def _usage_error(argv: list[str], capsys) -> str:
         (["look", PHOTO, "--draw", "/proc/x.png"], "cannot write in /proc"),
         (["serve", "--workers", "100000"], "must be 1 to 64, got 100000"),
         (["serve", "--queue", "-1"], "must be 0 to 1000, got -1"),
-        (["serve", "--port", "70000"], "must be 1 to 65535 (a TCP port), got 70000"),
+        (["serve", "--port", "70000"], "a TCP port is 1 to 65535, got 70000"),
         (["serve", "--max-upload-mb", "inf"], "must be a number >= 0, got inf"),
         (["serve", "--per-client", "0"], "must be at least 1, got 0"),
         (

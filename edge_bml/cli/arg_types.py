@@ -175,4 +175,7 @@ def port_number(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: not a whole number in that range.
     """
-    return bounded_int(text, 1, 65535, what=" (a TCP port)")
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535, got {value}")
+    return value
